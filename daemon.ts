@@ -1,0 +1,167 @@
+/**
+ * The daemon: composes config → store → notifier → server → watcher, and owns the process's
+ * lifetime (one AbortController; SIGTERM/SIGINT drain deliveries up to a deadline, a second
+ * signal exits at once).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { dirname } from "node:path";
+import { type Clock, systemClock } from "./src/clock.ts";
+import { ConfigError, type DaemonConfig } from "./src/config.ts";
+import { syncChanges } from "./src/flux/events.ts";
+import { FluxLink } from "./src/flux/link.ts";
+import { GitUrlError, parseGitUrl } from "./src/git_url.ts";
+import { createNotifier } from "./src/notifiers/mod.ts";
+import type { Notifier } from "./src/notifiers/notifier.ts";
+import { Outbox, type RetryPolicy } from "./src/outbox.ts";
+import { createHandler } from "./src/server.ts";
+
+const log = getLogger(["flux-status", "daemon"]);
+
+/** Replaceable parts, for tests and the demo. */
+export interface DaemonDeps {
+  /** Time source. @default systemClock */
+  clock?: Clock;
+  /** Notifier to use instead of the one the config names. */
+  notifier?: Notifier;
+  /** Outbox retry timing. */
+  retry?: Partial<RetryPolicy>;
+  /** Called once the server listens. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  /** Where it listens. */
+  addr: Deno.NetAddr;
+  /** The outbox, for inspection. */
+  outbox: Outbox;
+  /** Stops taking events, drains deliveries up to `deadlineMs`, closes everything. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * Builds the notifier a config names.
+ *
+ * @throws {ConfigError} on a bad git URL, unsupported provider or missing token
+ */
+export function notifierFor(config: Pick<DaemonConfig, "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat">): Notifier {
+  let remote;
+  try {
+    remote = parseGitUrl(config.gitUrl, config.provider);
+  } catch (err) {
+    if (err instanceof GitUrlError) throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return createNotifier({
+    remote,
+    tokens: config,
+    ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+  });
+}
+
+/**
+ * Starts the daemon.
+ *
+ * @throws {ConfigError} before anything starts, when the config cannot work
+ */
+export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
+  const clock = deps.clock ?? systemClock;
+  const notifier = deps.notifier ?? notifierFor(config);
+  const [hostname, port] = splitListen(config.listen);
+
+  await Deno.mkdir(dirname(config.store), { recursive: true });
+  const kv = await Deno.openKv(config.store);
+  const controller = new AbortController();
+  const hardStop = new AbortController();
+  const outbox = new Outbox({
+    kv,
+    notifier,
+    instance: config.instance,
+    clock,
+    ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
+    ...(deps.retry ? { retry: deps.retry } : {}),
+  });
+  const delivering = outbox.run(controller.signal, hardStop.signal);
+  const link = new FluxLink();
+
+  const handler = createHandler({
+    ...(config.connectToken ? { connectToken: config.connectToken } : {}),
+    maxEventBytes: config.maxEventBytes,
+    async onEvent(parsed) {
+      if (!parsed.outcome) {
+        log.debug("Accepted and ignored a {type} event", { type: parsed.type });
+        return { statuses: 0 };
+      }
+      const changes = syncChanges(parsed.outcome);
+      await outbox.enqueue(changes);
+      log.info("Sync of {head} {result}: queued {count} statuses", {
+        head: parsed.outcome.head,
+        result: parsed.outcome.failed ? "failed" : "succeeded",
+        count: changes.length,
+      });
+      return { statuses: changes.length };
+    },
+    onSocket: (socket, info) => link.attach(socket, info),
+    notReadyReason: () => link.notReadyReason(),
+  });
+
+  const server = Deno.serve({
+    hostname,
+    port,
+    signal: controller.signal,
+    onListen: (a) => {
+      log.info("Listening on {hostname}:{port} for fluxd", { hostname: a.hostname, port: a.port });
+      deps.onListen?.(a as Deno.NetAddr);
+    },
+  }, handler);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    addr: server.addr,
+    outbox,
+    stop(deadlineMs = 10_000) {
+      stopped ??= (async () => {
+        log.info("Stopping: draining deliveries for up to {deadlineMs} ms", { deadlineMs });
+        link.closeAll();
+        controller.abort();
+        const timer = new AbortController();
+        await Promise.race([
+          Promise.allSettled([delivering, server.finished]),
+          clock.sleep(deadlineMs, timer.signal).catch(() => {}),
+        ]);
+        timer.abort();
+        hardStop.abort();
+        await delivering;
+        kv.close();
+        log.info("Stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+function splitListen(listen: string): [string, number] {
+  const at = listen.lastIndexOf(":");
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return [host, Number(listen.slice(at + 1))];
+}
+
+/**
+ * Runs the daemon until SIGTERM or SIGINT; a second signal exits at once.
+ */
+export async function runDaemon(config: DaemonConfig): Promise<void> {
+  const daemon = await startDaemon(config);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) Deno.exit(130);
+    signalled = true;
+    daemon.stop().then(resolve);
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGTERM", "SIGINT"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  await promise;
+  for (const s of signals) Deno.removeSignalListener(s, onSignal);
+}

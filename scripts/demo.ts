@@ -1,0 +1,76 @@
+/**
+ * `deno task demo`: the real daemon against a simulated fluxd and a local fake GitHub, printing
+ * each commit status as it lands. No cluster, no token, no network.
+ *
+ * @module
+ */
+import { startDaemon } from "../daemon.ts";
+import { DaemonOptions } from "../src/config.ts";
+import { configureLogging } from "../src/logging.ts";
+import { FakeFluxd } from "../tests/fakes/fluxd.ts";
+import { startFakeGitHub } from "../tests/fakes/github.ts";
+
+const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
+const PREVIOUS = "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
+const BROKEN = "c0ffee5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
+
+const ICONS: Record<string, string> = { pending: "…", success: "✔", failure: "✘", error: "⊘" };
+
+await configureLogging({ level: "warning", format: "pretty", secrets: [] });
+const store = await Deno.makeTempDir({ prefix: "flux-status-demo-" });
+let landed = 0;
+await using github = await startFakeGitHub({
+  tokens: ["demo-token"],
+  onStatus(sha, s) {
+    landed++;
+    const icon = ICONS[s.state] ?? "?";
+    console.log(`${icon} ${sha.slice(0, 7)}  ${s.context.padEnd(26)} ${s.state.padEnd(8)} ${s.description}`);
+  },
+});
+const config = DaemonOptions.parse({
+  instance: "demo",
+  gitUrl: "https://github.com/acme/app.git",
+  apiUrl: github.url,
+  githubToken: "demo-token",
+  listen: "127.0.0.1:0",
+  store: `${store}/kv.sqlite`,
+  pollWorkloads: "false",
+});
+const daemon = await startDaemon(config);
+console.log(`flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake GitHub on ${github.url}\n`);
+
+await using fluxd = new FakeFluxd({ connect: `ws://127.0.0.1:${daemon.addr.port}` });
+fluxd.start();
+await fluxd.waitFor(() => fluxd.connected, "fluxd to connect");
+console.log("fluxd connected; it synced two commits:");
+await fluxd.postEvent(syncEvent([HEAD, PREVIOUS], []));
+await github.waitFor(() => landed >= 2, "sync statuses");
+
+console.log("\nthen a commit whose manifest does not apply:");
+await fluxd.postEvent(syncEvent([BROKEN], [{
+  ID: "default:deployment/api",
+  Path: "apps/api/deployment.yaml",
+  Error: "running kubectl: exit status 1, stderr: spec.template.spec.containers[0].image: Required value",
+}]));
+await github.waitFor(() => landed >= 3, "failed sync status");
+
+await daemon.stop();
+await Deno.remove(store, { recursive: true });
+console.log("\nEach line above is a commit status GitHub received from flux-status.");
+
+function syncEvent(commits: string[], errors: unknown[]) {
+  const now = new Date().toISOString();
+  return {
+    id: 0,
+    serviceIDs: ["default:deployment/api", "default:service/api"],
+    type: "sync",
+    startedAt: now,
+    endedAt: now,
+    logLevel: "info",
+    metadata: {
+      commits: commits.map((revision) => ({ revision, message: "demo commit" })),
+      includes: { other: true },
+      ...(errors.length ? { errors } : {}),
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Time, injected: production code asks a {@linkcode Clock} for the time and for sleeps so that
+ * tests can drive time by hand instead of sleeping.
+ *
+ * @module
+ */
+
+/** A source of time and of cancellable sleeps. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds, or rejects with the signal's reason once it aborts.
+   *
+   * @param ms how long to wait
+   * @param signal aborts the wait
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The wall clock, with timers that are cleared when the signal aborts. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+/**
+ * Waits until `signal` aborts or `ms` passes, without throwing: returns true if it aborted.
+ *
+ * @param clock the clock to sleep on
+ * @param ms how long to wait
+ * @param signal ends the wait early
+ * @returns whether the wait ended because the signal aborted
+ */
+export async function sleepUnlessAborted(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    await clock.sleep(ms, signal);
+    return false;
+  } catch (err) {
+    if (signal.aborted) return true;
+    throw err;
+  }
+}

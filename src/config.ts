@@ -1,0 +1,274 @@
+/**
+ * Every option of every command, in one zod schema per command: name, type, default and help
+ * text live here and nowhere else. Values come from flags, then `FLUX_STATUS_<OPTION>` env vars,
+ * then (for secrets) `--<option>-file` / `FLUX_STATUS_<OPTION>_FILE`.
+ *
+ * @module
+ */
+import { Command, Option } from "commander";
+import { z } from "zod";
+import { PROVIDERS } from "./git_url.ts";
+
+/** A bad option value or a missing required option; the CLI exits with code 2. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** The commands that take options. */
+export type CommandName = "daemon" | "status";
+
+/** Help and sourcing facts for one option. */
+export interface OptionMeta {
+  /** One-line help text. */
+  help: string;
+  /** Placeholder shown in help, e.g. `<duration>`; absent for booleans. */
+  value?: string;
+  /** A secret: also read from a file, never printed. */
+  secret?: boolean;
+  /** Env vars read after `FLUX_STATUS_<OPTION>`, e.g. `GITHUB_TOKEN`. */
+  env?: string[];
+  /** Other accepted flag spellings (without `--`). */
+  aliases?: string[];
+  /** Takes an optional `true`/`false` value. */
+  boolean?: boolean;
+}
+
+const DURATION = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration like `5s`, `2m`, `1h30m` or `250ms`; a bare number is seconds (as the
+ * original tool's flags were).
+ *
+ * @returns milliseconds, or undefined when `text` is not a duration
+ */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t) * 1000;
+  if (!DURATION.test(t)) return undefined;
+  let ms = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms;
+}
+
+/** Formats milliseconds as a short duration: `6m`, `1m30s`, `45s`, `250ms`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return [h ? `${h}h` : "", m ? `${m}m` : "", sec ? `${sec}s` : ""].join("") || "0s";
+}
+
+const duration = (fallback: string) =>
+  z.string().default(fallback).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected a duration like 5s, 2m or 1h30m` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const bool = (fallback: boolean) =>
+  z.union([z.boolean(), z.string()]).default(fallback).transform((v, ctx) => {
+    if (typeof v === "boolean") return v;
+    const t = v.trim().toLowerCase();
+    if (["true", "1", "yes", "on", ""].includes(t)) return true;
+    if (["false", "0", "no", "off"].includes(t)) return false;
+    ctx.addIssue({ code: "custom", message: "expected true or false" });
+    return z.NEVER;
+  });
+
+const secret = z.string().trim().min(1, "must not be empty").optional();
+
+const httpUrl = z.string().trim().refine((v) => {
+  try {
+    return ["http:", "https:"].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, "expected an http(s) URL");
+
+const shared = {
+  instance: z.string().regex(/^[A-Za-z0-9._-]+$/, "expected letters, digits, '.', '_' or '-'")
+    .default("default"),
+  gitUrl: z.string({ error: "is required" }).trim().min(1, "is required"),
+  provider: z.enum(PROVIDERS).optional(),
+  apiUrl: httpUrl.optional(),
+  githubToken: secret,
+  gitlabToken: secret,
+  azdoPat: secret,
+  logLevel: z.enum(["debug", "info", "warning", "error"]).default("info"),
+  logFormat: z.enum(["pretty", "json"]).default("pretty"),
+};
+
+/** The daemon's options. */
+export const DaemonOptions = z.object({
+  ...shared,
+  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "expected HOST:PORT")
+    .default("127.0.0.1:3000"),
+  store: z.string().min(1).default("flux-status.kv"),
+  connectToken: secret,
+  pollWorkloads: bool(true),
+  pollInterval: duration("5s").refine((ms) => ms > 0, "must be more than 0"),
+  pollTimeout: duration("360s"),
+  fluxUrl: httpUrl.default("http://localhost:3030"),
+  targetUrl: httpUrl.optional(),
+  maxEventBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+});
+
+/** The status command's options. */
+export const StatusOptions = z.object({
+  ...shared,
+  commitId: z.string({ error: "is required" }).regex(/^[0-9a-fA-F]{4,64}$/, "expected a commit SHA"),
+  action: z.enum(["sync", "workload"]).default("workload"),
+});
+
+/** Parsed daemon configuration. */
+export type DaemonConfig = z.output<typeof DaemonOptions>;
+/** Parsed status configuration. */
+export type StatusConfig = z.output<typeof StatusOptions>;
+
+/** Help text and sourcing of every option, keyed like the schemas. */
+export const OPTION_META: Record<string, OptionMeta> = {
+  instance: { help: "Instance name in the status name flux-status/<instance>/<action>", value: "<name>" },
+  gitUrl: { help: "Remote URL of the git repository fluxd deploys", value: "<url>" },
+  provider: { help: `Git provider (${PROVIDERS.join("|")}); auto-detected from known hosts`, value: "<name>" },
+  apiUrl: { help: "API base URL for self-hosted providers (GitHub Enterprise: https://HOST/api/v3)", value: "<url>" },
+  githubToken: { help: "GitHub token with commit status access", value: "<token>", secret: true, env: ["GITHUB_TOKEN"] },
+  gitlabToken: { help: "GitLab token with api scope", value: "<token>", secret: true, env: ["GITLAB_TOKEN"] },
+  azdoPat: { help: "Azure DevOps personal access token (Code: status)", value: "<token>", secret: true, env: ["AZDO_PAT"] },
+  logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
+  logFormat: { help: "Log format: pretty or json", value: "<format>" },
+  listen: { help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)", value: "<host:port>" },
+  store: { help: "Path of the Deno KV file holding the outbox and watches", value: "<path>" },
+  connectToken: { help: "Token fluxd sends (fluxd --token); required on the socket and events when set", value: "<token>", secret: true },
+  pollWorkloads: { help: "Follow each sync's rollout and set the workload status", boolean: true },
+  pollInterval: { help: "How often to ask fluxd for workload status", value: "<duration>", aliases: ["poll-intervall"] },
+  pollTimeout: { help: "Give up a rollout after this long (0 = never)", value: "<duration>" },
+  fluxUrl: { help: "fluxd's HTTP API, used when the WebSocket is down", value: "<url>" },
+  targetUrl: { help: "Link set on every status", value: "<url>" },
+  maxEventBytes: { help: "Largest event body accepted from fluxd, in bytes", value: "<bytes>" },
+  commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
+  action: { help: "Which status to read: sync or workload", value: "<action>" },
+};
+
+const SCHEMAS = { daemon: DaemonOptions, status: StatusOptions } as const;
+
+/** `pollInterval` → `poll-interval`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/** `pollInterval` → `FLUX_STATUS_POLL_INTERVAL`. */
+export function envName(key: string): string {
+  return "FLUX_STATUS_" + flagName(key).replaceAll("-", "_").toUpperCase();
+}
+
+function optionKeys(command: CommandName): string[] {
+  return Object.keys(SCHEMAS[command].shape);
+}
+
+/**
+ * Adds every option of `command` to a commander command, so help and parsing come from the schema.
+ *
+ * @param cmd the commander command to extend
+ * @param command which schema to take the options from
+ */
+export function addOptions(cmd: Command, command: CommandName): Command {
+  for (const key of optionKeys(command)) {
+    const meta = OPTION_META[key]!;
+    const flag = flagName(key);
+    const env = [envName(key), ...(meta.env ?? [])].join(", ");
+    const value = meta.boolean ? "[bool]" : meta.value ?? "<value>";
+    cmd.addOption(new Option(`--${flag} ${value}`, `${meta.help} (env ${env})`));
+    for (const alias of meta.aliases ?? []) {
+      cmd.addOption(new Option(`--${alias} ${value}`).hideHelp());
+    }
+    if (meta.secret) {
+      cmd.addOption(new Option(`--${flag}-file <path>`, `Read --${flag} from a file (env ${envName(key)}_FILE)`));
+    }
+  }
+  return cmd;
+}
+
+/** Where the config comes from; injected so tests never touch the real process. */
+export interface ConfigSources {
+  /** Raw values commander parsed, keyed by camelCase option name. */
+  flags: Record<string, unknown>;
+  /** Environment variables. */
+  env: Record<string, string | undefined>;
+  /** Reads a token file. */
+  readTextFile: (path: string) => string;
+}
+
+/**
+ * Resolves one command's configuration: flags > env vars > token files > defaults.
+ *
+ * @throws {ConfigError} naming the flag, the rule and (except for secrets) the value
+ */
+export function resolveConfig(command: "daemon", sources: ConfigSources): DaemonConfig;
+export function resolveConfig(command: "status", sources: ConfigSources): StatusConfig;
+export function resolveConfig(
+  command: CommandName,
+  { flags, env, readTextFile }: ConfigSources,
+): DaemonConfig | StatusConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of optionKeys(command)) {
+    const meta = OPTION_META[key]!;
+    const fromFlag = flags[key] ?? meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
+    let value: unknown = fromFlag;
+    for (const name of [envName(key), ...(meta.env ?? [])]) {
+      if (value === undefined && env[name] !== undefined && env[name] !== "") value = env[name];
+    }
+    if (value === undefined && meta.secret) {
+      const file = (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"];
+      if (file) value = readSecretFile(flagName(key), file, readTextFile);
+    }
+    if (value !== undefined) raw[key] = value;
+  }
+  const parsed = SCHEMAS[command].safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? "");
+    const meta = OPTION_META[key];
+    const shown = raw[key] === undefined || meta?.secret ? "" : `: current value is '${raw[key]}'`;
+    const message = issue.code === "invalid_type" && raw[key] === undefined
+      ? "is required"
+      : issue.message;
+    throw new ConfigError(`--${flagName(key)} ${message}${shown}`);
+  }
+  return parsed.data;
+}
+
+function readSecretFile(flag: string, path: string, read: (path: string) => string): string {
+  try {
+    return read(path).trim();
+  } catch (err) {
+    const why = err instanceof Error ? err.name : "unreadable";
+    throw new ConfigError(`Cannot read --${flag}-file '${path}' (${why}): check the path and permissions`);
+  }
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The only printable form of a config: every secret replaced by `***`.
+ *
+ * @example
+ * ```ts
+ * redactConfig({ githubToken: "ghp_x", instance: "dev" }); // { githubToken: "***", instance: "dev" }
+ * ```
+ */
+export function redactConfig<T extends Record<string, unknown>>(config: T): T {
+  const out: Record<string, unknown> = { ...config };
+  for (const [key, meta] of Object.entries(OPTION_META)) {
+    if (meta.secret && out[key] !== undefined) out[key] = "***";
+  }
+  return out as T;
+}

@@ -1,0 +1,168 @@
+/**
+ * fluxd's events (`POST /v6/events`, flux-protocol.md §5): zod schemas, and the status changes
+ * a sync event stands for.
+ *
+ * Which commits get a status: fluxd applies the tree at `commits[0]`, the head, and a sync event
+ * lists every commit between the previous sync marker and that head. Each of them is now running
+ * in the cluster, and a CI gate may be waiting on any of them (`status --wait` on the commit it
+ * built), so every listed commit gets the same sync (and later workload) status, newest first,
+ * up to {@linkcode MAX_COMMITS_PER_SYNC}. Older commits in a larger push were never individually
+ * asked about in practice (a merge's head is), and this keeps one sync from spending a provider's
+ * rate limit. An initial sync lists the whole history: only its head gets a status.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { State, StatusChange } from "../notifiers/notifier.ts";
+
+/** Most commits of one sync event that get a status (newest first). */
+export const MAX_COMMITS_PER_SYNC = 20;
+
+/** An event body that cannot be accepted; the server answers it with `status`. */
+export class EventError extends Error {
+  /** HTTP status to answer with (400 or 413). */
+  readonly status: number;
+  /** Where in the body each problem is, with what is wrong. */
+  readonly issues: { path: string; message: string }[];
+
+  constructor(
+    message: string,
+    options: { status?: number; issues?: { path: string; message: string }[] } & ErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "EventError";
+    this.status = options.status ?? 400;
+    this.issues = options.issues ?? [];
+  }
+}
+
+const Sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i, "expected a full commit SHA");
+
+/** The envelope every fluxd event has. */
+export const FluxEventSchema = z.object({
+  id: z.number().int().optional(),
+  serviceIDs: z.array(z.string()).nullable().optional(),
+  type: z.string().min(1, "must not be empty"),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+  message: z.string().optional(),
+  metadata: z.unknown().optional(),
+});
+
+/** `metadata` of a `sync` event. */
+export const SyncMetadataSchema = z.object({
+  commits: z.array(z.object({ revision: Sha, message: z.string().optional() })).nullable()
+    .optional(),
+  revisions: z.array(Sha).nullable().optional(),
+  includes: z.record(z.string(), z.boolean()).nullable().optional(),
+  errors: z.array(z.object({ ID: z.string(), Path: z.string().optional(), Error: z.string() }))
+    .nullable().optional(),
+  initialSync: z.boolean().optional(),
+});
+
+/** A validated fluxd event. */
+export type FluxEvent = z.output<typeof FluxEventSchema>;
+
+/** What one sync event means for the commits it names. */
+export interface SyncOutcome {
+  /** The commit fluxd applied (`commits[0]`). */
+  head: string;
+  /** Commits that get a status, head first. */
+  commits: string[];
+  /** Whether the sync failed (resource errors, or an error-level event). */
+  failed: boolean;
+  /** The sync status description. */
+  description: string;
+  /** Resource IDs the sync touched (`serviceIDs`). */
+  resources: string[];
+}
+
+/** A parsed event: a sync with its outcome, or any other type (accepted, ignored). */
+export type ParsedEvent =
+  | { type: "sync"; event: FluxEvent; outcome: SyncOutcome }
+  | { type: string; event: FluxEvent; outcome?: undefined };
+
+/**
+ * Decodes and validates an event body.
+ *
+ * @param body the raw request body
+ * @throws {EventError} naming the JSON path of each problem
+ */
+export function parseEvent(body: string): ParsedEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    throw new EventError(`Cannot decode event as JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const event = check(FluxEventSchema, json, "");
+  if (event.type !== "sync") return { type: event.type, event };
+  const metadata = check(SyncMetadataSchema, event.metadata ?? {}, "metadata");
+  const revisions = metadata.commits?.map((c) => c.revision) ?? metadata.revisions ?? [];
+  if (revisions.length === 0) {
+    throw new EventError("Cannot use a sync event that names no commit", {
+      issues: [{ path: "metadata.commits", message: "a sync event must list at least one commit" }],
+    });
+  }
+  return { type: "sync", event, outcome: syncOutcome(event, metadata, revisions) };
+}
+
+function check<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter((p) => p !== "").join(".") || "(body)",
+    message: i.message,
+  }));
+  const first = issues[0]!;
+  throw new EventError(`Invalid event: ${first.path}: ${first.message}`, { issues });
+}
+
+function syncOutcome(
+  event: FluxEvent,
+  metadata: z.output<typeof SyncMetadataSchema>,
+  revisions: string[],
+): SyncOutcome {
+  const head = revisions[0]!.toLowerCase();
+  const commits = metadata.initialSync
+    ? [head]
+    : [...new Set(revisions.map((r) => r.toLowerCase()))].slice(0, MAX_COMMITS_PER_SYNC);
+  const errors = metadata.errors ?? [];
+  const short = head.slice(0, 7);
+  let description: string;
+  if (errors.length > 0) {
+    const ids = errors.map((e) => e.ID).join(", ");
+    description = `Sync failed: ${errors.length} resource${errors.length === 1 ? "" : "s"} (${ids})`;
+  } else if (event.logLevel === "error") {
+    description = `Sync failed: ${event.message?.trim() || "fluxd reported an error"}`;
+  } else {
+    const n = revisions.length;
+    description = `Synced ${short}${n > 1 ? ` (${n} commits)` : ""}`;
+  }
+  return {
+    head,
+    commits,
+    failed: errors.length > 0 || event.logLevel === "error",
+    description,
+    resources: event.serviceIDs ?? [],
+  };
+}
+
+/**
+ * The sync status changes for a sync outcome, one per commit.
+ *
+ * @example
+ * ```ts
+ * syncChanges(outcome); // [{ sha, action: "sync", state: "succeeded", description: "Synced 2f0ab35 (2 commits)" }, …]
+ * ```
+ */
+export function syncChanges(outcome: SyncOutcome): StatusChange[] {
+  const state: State = outcome.failed ? "failed" : "succeeded";
+  return outcome.commits.map((sha) => ({
+    sha,
+    action: "sync",
+    state,
+    description: outcome.description,
+  }));
+}

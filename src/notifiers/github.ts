@@ -1,0 +1,205 @@
+/**
+ * GitHub commit statuses (github.com, GHEC with data residency, GitHub Enterprise Server) through
+ * `@octokit/rest`. Retries are not done here: each failure becomes a {@linkcode ProviderError}
+ * carrying the wait GitHub asked for, and the outbox owns every retry (see src/outbox.ts).
+ *
+ * @module
+ */
+import { Octokit } from "@octokit/rest";
+import type { GitRemote } from "../git_url.ts";
+import { retryAfterMs } from "./retry_after.ts";
+import {
+  type CommitStatus,
+  type Notifier,
+  ProviderError,
+  type ReadStatus,
+  type State,
+  truncate,
+} from "./notifier.ts";
+
+/** GitHub's state words. */
+export type GitHubState = "pending" | "success" | "failure" | "error";
+
+/** Our states → GitHub's. `canceled` has no GitHub word: `error` with a "Canceled: " prefix. */
+export const TO_GITHUB = {
+  pending: "pending",
+  succeeded: "success",
+  failed: "failure",
+  canceled: "error",
+} as const satisfies Record<State, GitHubState>;
+
+/** GitHub's limit on a status description, in characters. */
+export const GITHUB_DESCRIPTION_LIMIT = 140;
+
+const CANCELED_PREFIX = "Canceled: ";
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** GitHub's state → ours; `error` is `canceled` only when we wrote it so. */
+export function fromGitHubState(state: string, description: string): State {
+  if (state === "error") return description.startsWith(CANCELED_PREFIX) ? "canceled" : "failed";
+  const entry = Object.entries(TO_GITHUB).find(([, theirs]) => theirs === state);
+  return entry ? entry[0] as State : "failed";
+}
+
+/** The API base for a remote: api.github.com, api.SUB.ghe.com, or https://HOST/api/v3. */
+export function defaultGitHubApiUrl(remote: GitRemote): string {
+  const host = new URL(remote.origin).host;
+  if (host === "github.com") return "https://api.github.com";
+  if (host.endsWith(".ghe.com")) return `https://api.${host}`;
+  return `${remote.origin}/api/v3`;
+}
+
+/** Options for {@linkcode createGitHubNotifier}. */
+export interface GitHubOptions {
+  /** The repository. */
+  remote: GitRemote;
+  /** Token with commit status access. */
+  token: string;
+  /** API base URL; @default derived from the remote */
+  apiUrl?: string;
+  /** Time source for rate-limit resets; @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * Creates the GitHub notifier.
+ *
+ * @example
+ * ```ts
+ * const gh = createGitHubNotifier({ remote: parseGitUrl("https://github.com/o/r"), token });
+ * await gh.setStatus(sha, { name: "flux-status/dev/sync", state: "succeeded", description: "Synced" });
+ * ```
+ */
+export function createGitHubNotifier(options: GitHubOptions): Notifier {
+  const { remote, token, now = Date.now } = options;
+  const baseUrl = (options.apiUrl ?? defaultGitHubApiUrl(remote)).replace(/\/+$/, "");
+  const octokit = new Octokit({
+    auth: token,
+    baseUrl,
+    userAgent: "flux-status",
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    request: { retries: 0 },
+  });
+  const { owner, repo } = remote;
+
+  function fail(err: unknown, doing: string): ProviderError {
+    return toProviderError(err, doing, now());
+  }
+
+  return {
+    provider: "github",
+    async setStatus(sha, status, signal) {
+      const canceled = status.state === "canceled";
+      const description = truncate(
+        (canceled ? CANCELED_PREFIX : "") + status.description,
+        GITHUB_DESCRIPTION_LIMIT,
+      );
+      try {
+        await octokit.rest.repos.createCommitStatus({
+          owner,
+          repo,
+          sha,
+          state: TO_GITHUB[status.state],
+          context: status.name,
+          description,
+          ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+          request: { signal: withTimeout(signal) },
+        });
+      } catch (err) {
+        throw fail(err, `set status on ${sha.slice(0, 7)}`);
+      }
+    },
+    async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
+      try {
+        const pages = octokit.paginate.iterator(octokit.rest.repos.listCommitStatusesForRef, {
+          owner,
+          repo,
+          ref: sha,
+          per_page: 100,
+          request: { signal: withTimeout(signal) },
+        });
+        for await (const page of pages) {
+          const found = page.data.find((s) => s.context.toLowerCase() === name.toLowerCase());
+          if (found) return toReadStatus(found, name);
+        }
+        return undefined;
+      } catch (err) {
+        throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
+      }
+    },
+  };
+}
+
+function toReadStatus(
+  s: { state: string; description: string | null; target_url: string | null; updated_at: string },
+  name: string,
+): ReadStatus {
+  const raw = s.description ?? "";
+  const state = fromGitHubState(s.state, raw);
+  const description = state === "canceled" ? raw.slice(CANCELED_PREFIX.length) : raw;
+  return {
+    name,
+    state,
+    description,
+    ...(s.target_url ? { targetUrl: s.target_url } : {}),
+    updatedAt: s.updated_at,
+  };
+}
+
+function withTimeout(signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+interface OctokitErrorShape {
+  status?: number;
+  message?: string;
+  response?: { status: number; headers: Record<string, string | number | undefined>; data?: unknown };
+}
+
+const HINTS: Record<number, string> = {
+  401: "check the token is valid and not expired",
+  403: "check the token has repo:status scope (fine-grained: Commit statuses read & write)",
+  404: "check the repository exists and the token can see it",
+  422: "check the commit exists in this repository",
+};
+
+function toProviderError(err: unknown, doing: string, now: number): ProviderError {
+  const e = err as OctokitErrorShape;
+  const response = e?.response;
+  if (!response) {
+    const reason = err instanceof Error && err.name === "TimeoutError"
+      ? "the request timed out"
+      : "no response arrived";
+    return new ProviderError(`Cannot ${doing} as GitHub could not be reached: ${reason}`, {
+      provider: "github",
+      status: 0,
+      retryable: true,
+      cause: err instanceof Error && !(err as OctokitErrorShape).response ? stripRequest(err) : undefined,
+    });
+  }
+  const status = response.status;
+  const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;
+  const message = [data?.message, ...(data?.errors ?? []).map((x) => x.message)]
+    .filter(Boolean).join(": ") || "no message";
+  const wait = retryAfterMs(response.headers, now);
+  const rateLimited = (status === 403 || status === 429) &&
+    (wait !== undefined || /rate limit/i.test(message));
+  const retryable = rateLimited || status >= 500 || status === 401 || status === 403 ||
+    status === 408 || status === 409;
+  const hint = rateLimited ? "waiting for the rate limit to reset" : HINTS[status] ?? (
+    status >= 500 ? "GitHub had a problem, will try again" : "check the request"
+  );
+  return new ProviderError(`Cannot ${doing} as GitHub answered ${status} ${message}: ${hint}`, {
+    provider: "github",
+    status,
+    retryable,
+    retryAfterMs: rateLimited ? (wait ?? 60_000) : wait,
+  });
+}
+
+function stripRequest(err: Error): Error {
+  const copy = new Error(err.message.replace(/(authorization|token)[^\s]*/gi, "[redacted]"));
+  copy.name = err.name;
+  return copy;
+}

@@ -1,0 +1,59 @@
+/**
+ * The one map from provider name to notifier factory; a new provider is a file plus a line here.
+ *
+ * @module
+ */
+import { ConfigError } from "../config.ts";
+import type { GitRemote, ProviderName } from "../git_url.ts";
+import { createGitHubNotifier } from "./github.ts";
+import type { Notifier } from "./notifier.ts";
+
+/** The tokens a notifier may need, keyed as the config names them. */
+export interface Tokens {
+  githubToken?: string;
+  gitlabToken?: string;
+  azdoPat?: string;
+}
+
+interface Factory {
+  /** Which token this provider uses. */
+  token: keyof Tokens;
+  create(options: { remote: GitRemote; token: string; apiUrl?: string }): Notifier;
+}
+
+const FACTORIES: Partial<Record<ProviderName, Factory>> = {
+  github: { token: "githubToken", create: createGitHubNotifier },
+};
+
+/** Options for {@linkcode createNotifier}. */
+export interface CreateNotifierOptions {
+  /** The repository. */
+  remote: GitRemote;
+  /** Available tokens; the provider's own must be set. */
+  tokens: Tokens;
+  /** API base URL override. */
+  apiUrl?: string;
+}
+
+/**
+ * Creates the notifier for a repository's provider.
+ *
+ * @throws {ConfigError} when the provider is not supported yet or its token is missing
+ */
+export function createNotifier({ remote, tokens, apiUrl }: CreateNotifierOptions): Notifier {
+  const factory = FACTORIES[remote.provider];
+  if (!factory) {
+    const supported = Object.keys(FACTORIES).join(", ");
+    throw new ConfigError(
+      `Cannot set statuses on ${remote.provider} as it is not supported yet: use one of ${supported}`,
+    );
+  }
+  const token = tokens[factory.token];
+  if (!token) {
+    const flag = factory.token.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    throw new ConfigError(
+      `--${flag} is required for ${remote.provider}: pass --${flag}, --${flag}-file or set its env var`,
+    );
+  }
+  return factory.create({ remote, token, ...(apiUrl ? { apiUrl } : {}) });
+}

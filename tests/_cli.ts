@@ -1,0 +1,131 @@
+/**
+ * Test helpers that run the real entry point, `deno run -A cli.ts`, as a subprocess (deployctl's
+ * tests/utils.ts shape) and collect everything it prints.
+ *
+ * @module
+ */
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Runs a one-shot CLI command to completion. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A daemon subprocess. */
+export interface DaemonProcess extends AsyncDisposable {
+  /** `ws://127.0.0.1:PORT`, for fluxd's --connect. */
+  connect: string;
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  /** Everything printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once a printed line matches. */
+  waitForLine(pattern: RegExp): Promise<string>;
+  /** kill -9. */
+  kill(): Promise<void>;
+  /** SIGTERM, then waits for exit; returns the exit code. */
+  terminate(): Promise<number>;
+}
+
+/** Starts `cli.ts daemon` on a free port and waits until it listens. */
+export async function startDaemonProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<DaemonProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, "daemon", "--listen", "127.0.0.1:0", "--log-format", "json", ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const listeners = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      for (const l of [...listeners]) l();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    for (const l of [...listeners]) l();
+    return s;
+  });
+
+  const waitForLine = (pattern: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const line = text.split("\n").find((l) => pattern.test(l));
+        if (line) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(line);
+        } else if (exited) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`daemon exited before printing ${pattern}:\n${text}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`daemon did not print ${pattern} in time:\n${text}`));
+      }, 30_000);
+      listeners.add(check);
+      check();
+    });
+
+  const listening = await waitForLine(/Listening on/);
+  const port = Number(JSON.parse(listening).properties.port);
+  const finish = async () => {
+    await status;
+    await pumps;
+  };
+  return {
+    connect: `ws://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    output: () => text,
+    waitForLine,
+    async kill() {
+      if (!exited) child.kill("SIGKILL");
+      await finish();
+    },
+    async terminate() {
+      if (!exited) child.kill("SIGTERM");
+      const s = await status;
+      await pumps;
+      return s.code;
+    },
+    async [Symbol.asyncDispose]() {
+      if (!exited) child.kill("SIGKILL");
+      await finish();
+    },
+  };
+}
+
+/** A fresh temp directory removed on dispose. */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "flux-status-test-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Reads a fixture from shared/fixtures/flux as an object. */
+export async function fixture(name: string): Promise<Record<string, unknown>> {
+  const url = new URL(`../../shared/fixtures/flux/${name}`, import.meta.url);
+  return JSON.parse(await Deno.readTextFile(url));
+}

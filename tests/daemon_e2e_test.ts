@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { FakeFluxd } from "./fakes/fluxd.ts";
+import { startFakeGitHub } from "./fakes/github.ts";
+import { fixture, startDaemonProcess, tempDir } from "./_cli.ts";
+
+const TOKEN = "test-token";
+
+function daemonArgs(apiUrl: string, store: string, extra: string[] = []): string[] {
+  return [
+    "--instance", "dev", "--git-url", "git@github.com:acme/app.git", "--api-url", apiUrl,
+    "--github-token", TOKEN, "--store", `${store}/kv.sqlite`, "--poll-workloads=false", ...extra,
+  ];
+}
+
+Deno.test("daemon sets the sync status on every commit of a sync event", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  await using fluxd = new FakeFluxd({ connect: daemon.connect });
+  const event = await fixture("event-sync.json");
+  const result = await fluxd.postEvent(event);
+  assert.equal(result.status, 200);
+  assert.ok(result.delivered, `fluxd would not count this delivered: ${result.body}`);
+  const [head, older] = ["2f0ab35ccef1a06269ce618a6f1b01e7332b69b9", "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4"];
+  await gh.waitFor(() => gh.statusesOf(head).length > 0 && gh.statusesOf(older).length > 0, "both statuses");
+  for (const sha of [head, older]) {
+    const [status] = gh.statusesOf(sha);
+    assert.equal(status?.context, "flux-status/dev/sync");
+    assert.equal(status?.state, "success");
+    assert.equal(status?.description, "Synced 2f0ab35 (2 commits)");
+  }
+  assert.deepEqual(gh.violations, []);
+});
+
+Deno.test("daemon reports a sync with resource errors as failed, naming them within 140 characters", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  await using fluxd = new FakeFluxd({ connect: daemon.connect });
+  assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
+  const sha = "a754de1d22760f279bebcc2697928d14d90cbc38";
+  await gh.waitFor(() => gh.statusesOf(sha).length > 0, "failed status");
+  const [status] = gh.statusesOf(sha);
+  assert.equal(status?.state, "failure");
+  assert.ok(status!.description!.length <= 140);
+  assert.match(status!.description!, /^Sync failed: 2 resources \(default:deployment\/podinfo, <cluster>:namespace\/payments/);
+  assert.deepEqual(gh.violations, []);
+});
+
+Deno.test("daemon treats an error-level sync event as a failure, never a success", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  await using fluxd = new FakeFluxd({ connect: daemon.connect });
+  const event = { ...await fixture("event-sync.json"), logLevel: "error", message: "git clone failed: timeout" };
+  assert.ok((await fluxd.postEvent(event)).delivered);
+  const sha = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+  await gh.waitFor(() => gh.statusesOf(sha).length > 0, "status");
+  assert.equal(gh.statusesOf(sha)[0]?.state, "failure");
+  assert.equal(gh.statusesOf(sha)[0]?.description, "Sync failed: git clone failed: timeout");
+});
+
+Deno.test("daemon accepts release, autorelease and commit events with 2xx and sets nothing", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  await using fluxd = new FakeFluxd({ connect: daemon.connect });
+  for (const name of ["event-release.json", "event-autorelease.json", "event-commit.json"]) {
+    const result = await fluxd.postEvent(await fixture(name));
+    assert.ok(result.delivered, `${name}: ${result.status} ${result.body}`);
+  }
+  // A sync after them is still delivered, and is the only thing GitHub saw.
+  assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
+  await gh.waitFor(() => gh.received.length > 0, "a request");
+  assert.deepEqual(gh.received.map((r) => r.path), ["/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38"]);
+});
+
+Deno.test("daemon answers bad events with a 4xx naming the problem and still takes the next one", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path, ["--max-event-bytes", "10000"]));
+  await using fluxd = new FakeFluxd({ connect: daemon.connect });
+  const sync = await fixture("event-sync.json");
+  const cases: [string, unknown, number, RegExp][] = [
+    ["malformed JSON", "{\"type\": \"sync\",", 400, /Cannot decode event as JSON/],
+    ["wrong type", { ...sync, type: 7 }, 400, /"path":"type"/],
+    ["missing type", { ...sync, type: undefined }, 400, /"path":"type"/],
+    ["bad revision", { ...sync, metadata: { commits: [{ revision: "nope" }] } }, 400, /metadata\.commits\.0\.revision/],
+    ["no commits", { ...sync, metadata: { commits: [] } }, 400, /metadata\.commits/],
+    ["too large", { ...sync, message: "x".repeat(20_000) }, 413, /over 10000 bytes/],
+  ];
+  for (const [name, body, status, pattern] of cases) {
+    const result = await fluxd.postEvent(body);
+    assert.equal(result.status, status, name);
+    assert.match(result.body, pattern, name);
+    JSON.parse(result.body);
+  }
+  assert.ok((await fluxd.postEvent(sync)).delivered);
+  await gh.waitFor(() => gh.received.length >= 2, "statuses after bad input");
+});
+
+Deno.test("daemon requires fluxd's token on the socket and on events when --connect-token is set", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path, ["--connect-token", "s3cret-connect"]));
+  await using wrong = new FakeFluxd({ connect: daemon.connect, token: "wrong", redialMs: 60_000 });
+  wrong.start();
+  await wrong.waitFor(() => wrong.dials.length > 0, "a dial");
+  assert.deepEqual(wrong.dials, [401]);
+  assert.equal((await wrong.postEvent(await fixture("event-sync.json"))).status, 401);
+  await using none = new FakeFluxd({ connect: daemon.connect, redialMs: 60_000 });
+  assert.equal((await none.postEvent(await fixture("event-sync.json"))).status, 401);
+
+  await using right = new FakeFluxd({ connect: daemon.connect, token: "s3cret-connect" });
+  right.start();
+  await right.waitFor(() => right.requests.some((r) => r.method === "RPCServer.Ping"), "Ping");
+  assert.deepEqual(right.dials, [101]);
+  const ready = await fetch(`${daemon.url}/readyz`);
+  assert.equal(ready.status, 200);
+  await ready.body?.cancel();
+  assert.ok((await right.postEvent(await fixture("event-sync.json"))).delivered);
+});
+
+Deno.test("daemon upgrades every /vN/daemon path fluxd versions dial and never answers 410", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  for (const version of [6, 7, 8, 9, 10, 11]) {
+    await using fluxd = new FakeFluxd({ connect: daemon.connect, daemonPath: `/v${version}/daemon` });
+    fluxd.start();
+    await fluxd.waitFor(() => fluxd.requests.length > 0, `Ping on v${version}`);
+    assert.deepEqual(fluxd.dials, [101]);
+    assert.equal(fluxd.requests[0]?.method, "RPCServer.Ping");
+    assert.deepEqual(fluxd.requests[0]?.params, [{}]);
+  }
+});
+
+Deno.test("daemon delivers statuses accepted before a kill -9 after it restarts", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub();
+  // GitHub is down while the first daemon runs: every request fails.
+  for (let i = 0; i < 1000; i++) gh.faults.push({ status: 503, body: { message: "Service Unavailable" } });
+  {
+    await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+    await using fluxd = new FakeFluxd({ connect: daemon.connect });
+    assert.ok((await fluxd.postEvent(await fixture("event-sync.json"))).delivered);
+    await gh.waitFor(() => gh.received.length >= 1, "a failed delivery");
+    await daemon.kill();
+  }
+  gh.faults.length = 0;
+  const failedBefore = gh.received.length;
+  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
+  const head = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+  await gh.waitFor(() => gh.statusesOf(head).length > 0, "status after restart");
+  assert.equal(gh.statusesOf(head)[0]?.state, "success");
+  assert.ok(failedBefore >= 1);
+  assert.equal(await daemon.terminate(), 0);
+});
