@@ -46,12 +46,19 @@ export interface Daemon {
  *
  * @throws {ConfigError} on a bad git URL, unsupported provider or missing token
  */
-export function notifierFor(config: Pick<DaemonConfig, "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat">): Notifier {
+export function notifierFor(
+  config: Pick<
+    DaemonConfig,
+    "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat"
+  >,
+): Notifier {
   let remote;
   try {
     remote = parseGitUrl(config.gitUrl, config.provider);
   } catch (err) {
-    if (err instanceof GitUrlError) throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
+    if (err instanceof GitUrlError) {
+      throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
+    }
     throw err;
   }
   return createNotifier({

@@ -24,7 +24,9 @@ await using github = await startFakeGitHub({
   onStatus(sha, s) {
     landed++;
     const icon = ICONS[s.state] ?? "?";
-    console.log(`${icon} ${sha.slice(0, 7)}  ${s.context.padEnd(26)} ${s.state.padEnd(8)} ${s.description}`);
+    console.log(
+      `${icon} ${sha.slice(0, 7)}  ${s.context.padEnd(26)} ${s.state.padEnd(8)} ${s.description}`,
+    );
   },
 });
 const config = DaemonOptions.parse({
@@ -37,7 +39,9 @@ const config = DaemonOptions.parse({
   pollWorkloads: "false",
 });
 const daemon = await startDaemon(config);
-console.log(`flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake GitHub on ${github.url}\n`);
+console.log(
+  `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake GitHub on ${github.url}\n`,
+);
 
 await using fluxd = new FakeFluxd({ connect: `ws://127.0.0.1:${daemon.addr.port}` });
 fluxd.start();
@@ -50,7 +54,8 @@ console.log("\nthen a commit whose manifest does not apply:");
 await fluxd.postEvent(syncEvent([BROKEN], [{
   ID: "default:deployment/api",
   Path: "apps/api/deployment.yaml",
-  Error: "running kubectl: exit status 1, stderr: spec.template.spec.containers[0].image: Required value",
+  Error:
+    "running kubectl: exit status 1, stderr: spec.template.spec.containers[0].image: Required value",
 }]));
 await github.waitFor(() => landed >= 3, "failed sync status");
 

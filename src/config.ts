@@ -5,12 +5,18 @@
  *
  * @module
  */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { z } from "zod";
 import { PROVIDERS } from "./git_url.ts";
 
 /** A bad option value or a missing required option; the CLI exits with code 2. */
 export class ConfigError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message names the flag, the rule and the value
+   * @param options the cause
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ConfigError";
@@ -105,7 +111,11 @@ const shared = {
   logFormat: z.enum(["pretty", "json"]).default("pretty"),
 };
 
-/** The daemon's options. */
+/**
+ * The daemon's options.
+ *
+ * @ignore
+ */
 export const DaemonOptions = z.object({
   ...shared,
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "expected HOST:PORT")
@@ -120,10 +130,17 @@ export const DaemonOptions = z.object({
   maxEventBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024),
 });
 
-/** The status command's options. */
+/**
+ * The status command's options.
+ *
+ * @ignore
+ */
 export const StatusOptions = z.object({
   ...shared,
-  commitId: z.string({ error: "is required" }).regex(/^[0-9a-fA-F]{4,64}$/, "expected a commit SHA"),
+  commitId: z.string({ error: "is required" }).regex(
+    /^[0-9a-fA-F]{4,64}$/,
+    "expected a commit SHA",
+  ),
   action: z.enum(["sync", "workload"]).default("workload"),
 });
 
@@ -134,20 +151,55 @@ export type StatusConfig = z.output<typeof StatusOptions>;
 
 /** Help text and sourcing of every option, keyed like the schemas. */
 export const OPTION_META: Record<string, OptionMeta> = {
-  instance: { help: "Instance name in the status name flux-status/<instance>/<action>", value: "<name>" },
+  instance: {
+    help: "Instance name in the status name flux-status/<instance>/<action>",
+    value: "<name>",
+  },
   gitUrl: { help: "Remote URL of the git repository fluxd deploys", value: "<url>" },
-  provider: { help: `Git provider (${PROVIDERS.join("|")}); auto-detected from known hosts`, value: "<name>" },
-  apiUrl: { help: "API base URL for self-hosted providers (GitHub Enterprise: https://HOST/api/v3)", value: "<url>" },
-  githubToken: { help: "GitHub token with commit status access", value: "<token>", secret: true, env: ["GITHUB_TOKEN"] },
-  gitlabToken: { help: "GitLab token with api scope", value: "<token>", secret: true, env: ["GITLAB_TOKEN"] },
-  azdoPat: { help: "Azure DevOps personal access token (Code: status)", value: "<token>", secret: true, env: ["AZDO_PAT"] },
+  provider: {
+    help: `Git provider (${PROVIDERS.join("|")}); auto-detected from known hosts`,
+    value: "<name>",
+  },
+  apiUrl: {
+    help: "API base URL for self-hosted providers (GitHub Enterprise: https://HOST/api/v3)",
+    value: "<url>",
+  },
+  githubToken: {
+    help: "GitHub token with commit status access",
+    value: "<token>",
+    secret: true,
+    env: ["GITHUB_TOKEN"],
+  },
+  gitlabToken: {
+    help: "GitLab token with api scope",
+    value: "<token>",
+    secret: true,
+    env: ["GITLAB_TOKEN"],
+  },
+  azdoPat: {
+    help: "Azure DevOps personal access token (Code: status)",
+    value: "<token>",
+    secret: true,
+    env: ["AZDO_PAT"],
+  },
   logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
   logFormat: { help: "Log format: pretty or json", value: "<format>" },
-  listen: { help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)", value: "<host:port>" },
+  listen: {
+    help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)",
+    value: "<host:port>",
+  },
   store: { help: "Path of the Deno KV file holding the outbox and watches", value: "<path>" },
-  connectToken: { help: "Token fluxd sends (fluxd --token); required on the socket and events when set", value: "<token>", secret: true },
+  connectToken: {
+    help: "Token fluxd sends (fluxd --token); required on the socket and events when set",
+    value: "<token>",
+    secret: true,
+  },
   pollWorkloads: { help: "Follow each sync's rollout and set the workload status", boolean: true },
-  pollInterval: { help: "How often to ask fluxd for workload status", value: "<duration>", aliases: ["poll-intervall"] },
+  pollInterval: {
+    help: "How often to ask fluxd for workload status",
+    value: "<duration>",
+    aliases: ["poll-intervall"],
+  },
   pollTimeout: { help: "Give up a rollout after this long (0 = never)", value: "<duration>" },
   fluxUrl: { help: "fluxd's HTTP API, used when the WebSocket is down", value: "<url>" },
   targetUrl: { help: "Link set on every status", value: "<url>" },
@@ -189,7 +241,12 @@ export function addOptions(cmd: Command, command: CommandName): Command {
       cmd.addOption(new Option(`--${alias} ${value}`).hideHelp());
     }
     if (meta.secret) {
-      cmd.addOption(new Option(`--${flag}-file <path>`, `Read --${flag} from a file (env ${envName(key)}_FILE)`));
+      cmd.addOption(
+        new Option(
+          `--${flag}-file <path>`,
+          `Read --${flag} from a file (env ${envName(key)}_FILE)`,
+        ),
+      );
     }
   }
   return cmd;
@@ -219,7 +276,8 @@ export function resolveConfig(
   const raw: Record<string, unknown> = {};
   for (const key of optionKeys(command)) {
     const meta = OPTION_META[key]!;
-    const fromFlag = flags[key] ?? meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
+    const fromFlag = flags[key] ??
+      meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
     let value: unknown = fromFlag;
     for (const name of [envName(key), ...(meta.env ?? [])]) {
       if (value === undefined && env[name] !== undefined && env[name] !== "") value = env[name];
@@ -249,7 +307,9 @@ function readSecretFile(flag: string, path: string, read: (path: string) => stri
     return read(path).trim();
   } catch (err) {
     const why = err instanceof Error ? err.name : "unreadable";
-    throw new ConfigError(`Cannot read --${flag}-file '${path}' (${why}): check the path and permissions`);
+    throw new ConfigError(
+      `Cannot read --${flag}-file '${path}' (${why}): check the path and permissions`,
+    );
   }
 }
 

@@ -40,6 +40,11 @@ export interface GitRemote {
 
 /** The git URL could not be understood. */
 export class GitUrlError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message what is wrong and how to fix it
+   */
   constructor(message: string) {
     super(message);
     this.name = "GitUrlError";
@@ -57,7 +62,10 @@ const HOST_PROVIDERS: [RegExp, ProviderName][] = [
   [/^github\.com$/, "github"],
   [/^[^.]+\.ghe\.com$/, "github"],
   [/^gitlab\.com$/, "gitlab"],
-  [/^(dev\.azure\.com|ssh\.dev\.azure\.com|vs-ssh\.visualstudio\.com|[^.]+\.visualstudio\.com)$/, "azure-devops"],
+  [
+    /^(dev\.azure\.com|ssh\.dev\.azure\.com|vs-ssh\.visualstudio\.com|[^.]+\.visualstudio\.com)$/,
+    "azure-devops",
+  ],
   [/^bitbucket\.org$/, "bitbucket"],
 ];
 
@@ -95,7 +103,9 @@ function splitUrl(url: string): Parts {
     scheme = parsed.protocol.slice(0, -1).toLowerCase();
     if (!["https", "http", "ssh", "git", "git+ssh", "ssh+git"].includes(scheme)) {
       throw new GitUrlError(
-        `Cannot parse git URL '${redactUrl(url)}' as scheme '${scheme}' is not one of https, http, ssh, git`,
+        `Cannot parse git URL '${
+          redactUrl(url)
+        }' as scheme '${scheme}' is not one of https, http, ssh, git`,
       );
     }
     host = parsed.hostname.toLowerCase();
@@ -105,7 +115,9 @@ function splitUrl(url: string): Parts {
     const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
     if (!scp) {
       throw new GitUrlError(
-        `Cannot parse git URL '${redactUrl(url)}': expected https://host/owner/repo or git@host:owner/repo`,
+        `Cannot parse git URL '${
+          redactUrl(url)
+        }': expected https://host/owner/repo or git@host:owner/repo`,
       );
     }
     scheme = "ssh";
@@ -132,7 +144,9 @@ function detectProvider(parts: Parts, url: string): ProviderName {
   if (parts.segments.includes("_git")) return "azure-devops";
   if (parts.segments.includes("scm") || parts.port === "7999") return "bitbucket-server";
   throw new GitUrlError(
-    `Cannot tell which git provider hosts '${redactUrl(url)}' as '${parts.host}' is not a known host: ` +
+    `Cannot tell which git provider hosts '${
+      redactUrl(url)
+    }' as '${parts.host}' is not a known host: ` +
       `pass --provider with one of ${PROVIDERS.join(", ")}`,
   );
 }

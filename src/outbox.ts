@@ -23,8 +23,8 @@ import {
   type CommitStatus,
   type Notifier,
   ProviderError,
-  statusName,
   type StatusChange,
+  statusName,
 } from "./notifiers/notifier.ts";
 
 const log = getLogger(["flux-status", "outbox"]);
@@ -73,6 +73,19 @@ export interface OutboxOptions {
   retry?: Partial<RetryPolicy>;
   /** Random source for jitter, in [0, 1). @default Math.random */
   random?: () => number;
+  /** Called after every delivery attempt, with what became of the change (metrics, tests). */
+  onSettled?: (settled: Settled) => void;
+}
+
+/** What became of one delivery attempt. */
+export interface Settled {
+  sha: string;
+  action: Action;
+  outcome: "delivered" | "retry" | "dropped" | "skipped";
+  /** For `retry`: the wait before the next attempt. */
+  delayMs?: number;
+  /** For `retry` and `dropped`: why. */
+  error?: string;
 }
 
 type Key = [string, string, Action];
@@ -88,6 +101,7 @@ export class Outbox {
   #concurrency: number;
   #policy: RetryPolicy;
   #random: () => number;
+  #onSettled: (settled: Settled) => void;
   #inFlight = new Map<string, Promise<void>>();
   #wake: AbortController = new AbortController();
 
@@ -106,6 +120,7 @@ export class Outbox {
     this.#concurrency = concurrency;
     this.#policy = { ...DEFAULT_POLICY, ...options.retry };
     this.#random = options.random ?? Math.random;
+    this.#onSettled = options.onSettled ?? (() => {});
   }
 
   /**
@@ -179,7 +194,8 @@ export class Outbox {
         this.#wake = new AbortController();
         continue;
       }
-      const wait = nextDue === Infinity ? 3_600_000 : Math.max(0, nextDue - this.#clock.now());
+      const wait = nextDue === Infinity ? 3_600_000 : nextDue - this.#clock.now();
+      if (wait <= 0) continue;
       await sleepUnlessAborted(this.#clock, wait, AbortSignal.any([signal, wake.signal]));
       if (wake.signal.aborted) this.#wake = new AbortController();
     }
@@ -202,6 +218,7 @@ export class Outbox {
         sha: entry.sha,
       });
       await this.#kv.atomic().check(current).delete(key).commit();
+      this.#onSettled({ sha: entry.sha, action: entry.action, outcome: "skipped" });
       return;
     }
     try {
@@ -222,6 +239,7 @@ export class Outbox {
       sha: entry.sha,
       attempts: entry.attempts + 1,
     });
+    this.#onSettled({ sha: entry.sha, action: entry.action, outcome: "delivered" });
   }
 
   async #failed(current: Deno.KvEntry<OutboxEntry>, err: unknown): Promise<void> {
@@ -234,11 +252,20 @@ export class Outbox {
     if (err instanceof ProviderError && !err.retryable) {
       log.warn("Dropped {context} on {sha} as the provider refused it for good: {error}", props);
       await this.#kv.atomic().check(current).delete(current.key).commit();
+      this.#onSettled({
+        sha: entry.sha,
+        action: entry.action,
+        outcome: "dropped",
+        error: props.error,
+      });
       return;
     }
     const attempts = entry.attempts + 1;
     const delay = Math.round(this.retryDelay(err, attempts));
-    log.warn("Will retry {context} on {sha} in {delayMs} ms: {error}", { ...props, delayMs: delay });
+    log.warn("Will retry {context} on {sha} in {delayMs} ms: {error}", {
+      ...props,
+      delayMs: delay,
+    });
     const next: OutboxEntry = {
       ...entry,
       attempts,
@@ -246,6 +273,13 @@ export class Outbox {
       lastError: props.error,
     };
     await this.#kv.atomic().check(current).set(current.key, next).commit();
+    this.#onSettled({
+      sha: entry.sha,
+      action: entry.action,
+      outcome: "retry",
+      delayMs: delay,
+      error: props.error,
+    });
   }
 
   /**
@@ -254,8 +288,10 @@ export class Outbox {
    */
   retryDelay(err: unknown, attempts: number): number {
     const { baseMs, maxMs, authRetryMs } = this.#policy;
-    if (err instanceof ProviderError && (err.status === 401 || err.status === 403) &&
-      err.retryAfterMs === undefined) {
+    if (
+      err instanceof ProviderError && (err.status === 401 || err.status === 403) &&
+      err.retryAfterMs === undefined
+    ) {
       return authRetryMs;
     }
     const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempts - 1, 30));

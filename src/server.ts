@@ -63,7 +63,10 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       return json(404, { error: `No route for ${request.method} ${pathname}` });
     } catch (err) {
       if (err instanceof EventError) {
-        log.warn("Rejected event with {status}: {error}", { status: err.status, error: err.message });
+        log.warn("Rejected event with {status}: {error}", {
+          status: err.status,
+          error: err.message,
+        });
         return json(err.status, { error: err.message, issues: err.issues });
       }
       log.error("Failed on {method} {path}: {error}", {

@@ -45,7 +45,18 @@ export async function startDaemonProcess(
   env: Record<string, string> = {},
 ): Promise<DaemonProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", CLI, "daemon", "--listen", "127.0.0.1:0", "--log-format", "json", ...args],
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      CLI,
+      "daemon",
+      "--listen",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      ...args,
+    ],
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdin: "null",

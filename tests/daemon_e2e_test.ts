@@ -7,8 +7,18 @@ const TOKEN = "test-token";
 
 function daemonArgs(apiUrl: string, store: string, extra: string[] = []): string[] {
   return [
-    "--instance", "dev", "--git-url", "git@github.com:acme/app.git", "--api-url", apiUrl,
-    "--github-token", TOKEN, "--store", `${store}/kv.sqlite`, "--poll-workloads=false", ...extra,
+    "--instance",
+    "dev",
+    "--git-url",
+    "git@github.com:acme/app.git",
+    "--api-url",
+    apiUrl,
+    "--github-token",
+    TOKEN,
+    "--store",
+    `${store}/kv.sqlite`,
+    "--poll-workloads=false",
+    ...extra,
   ];
 }
 
@@ -21,8 +31,14 @@ Deno.test("daemon sets the sync status on every commit of a sync event", async (
   const result = await fluxd.postEvent(event);
   assert.equal(result.status, 200);
   assert.ok(result.delivered, `fluxd would not count this delivered: ${result.body}`);
-  const [head, older] = ["2f0ab35ccef1a06269ce618a6f1b01e7332b69b9", "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4"];
-  await gh.waitFor(() => gh.statusesOf(head).length > 0 && gh.statusesOf(older).length > 0, "both statuses");
+  const [head, older] = [
+    "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9",
+    "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4",
+  ];
+  await gh.waitFor(
+    () => gh.statusesOf(head).length > 0 && gh.statusesOf(older).length > 0,
+    "both statuses",
+  );
   for (const sha of [head, older]) {
     const [status] = gh.statusesOf(sha);
     assert.equal(status?.context, "flux-status/dev/sync");
@@ -43,7 +59,10 @@ Deno.test("daemon reports a sync with resource errors as failed, naming them wit
   const [status] = gh.statusesOf(sha);
   assert.equal(status?.state, "failure");
   assert.ok(status!.description!.length <= 140);
-  assert.match(status!.description!, /^Sync failed: 2 resources \(default:deployment\/podinfo, <cluster>:namespace\/payments/);
+  assert.match(
+    status!.description!,
+    /^Sync failed: 2 resources \(default:deployment\/podinfo, <cluster>:namespace\/payments/,
+  );
   assert.deepEqual(gh.violations, []);
 });
 
@@ -52,7 +71,11 @@ Deno.test("daemon treats an error-level sync event as a failure, never a success
   await using gh = await startFakeGitHub();
   await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
   await using fluxd = new FakeFluxd({ connect: daemon.connect });
-  const event = { ...await fixture("event-sync.json"), logLevel: "error", message: "git clone failed: timeout" };
+  const event = {
+    ...await fixture("event-sync.json"),
+    logLevel: "error",
+    message: "git clone failed: timeout",
+  };
   assert.ok((await fluxd.postEvent(event)).delivered);
   const sha = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
   await gh.waitFor(() => gh.statusesOf(sha).length > 0, "status");
@@ -72,20 +95,29 @@ Deno.test("daemon accepts release, autorelease and commit events with 2xx and se
   // A sync after them is still delivered, and is the only thing GitHub saw.
   assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
   await gh.waitFor(() => gh.received.length > 0, "a request");
-  assert.deepEqual(gh.received.map((r) => r.path), ["/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38"]);
+  assert.deepEqual(gh.received.map((r) => r.path), [
+    "/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38",
+  ]);
 });
 
 Deno.test("daemon answers bad events with a 4xx naming the problem and still takes the next one", async () => {
   await using dir = await tempDir();
   await using gh = await startFakeGitHub();
-  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path, ["--max-event-bytes", "10000"]));
+  await using daemon = await startDaemonProcess(
+    daemonArgs(gh.url, dir.path, ["--max-event-bytes", "10000"]),
+  );
   await using fluxd = new FakeFluxd({ connect: daemon.connect });
   const sync = await fixture("event-sync.json");
   const cases: [string, unknown, number, RegExp][] = [
-    ["malformed JSON", "{\"type\": \"sync\",", 400, /Cannot decode event as JSON/],
+    ["malformed JSON", '{"type": "sync",', 400, /Cannot decode event as JSON/],
     ["wrong type", { ...sync, type: 7 }, 400, /"path":"type"/],
     ["missing type", { ...sync, type: undefined }, 400, /"path":"type"/],
-    ["bad revision", { ...sync, metadata: { commits: [{ revision: "nope" }] } }, 400, /metadata\.commits\.0\.revision/],
+    [
+      "bad revision",
+      { ...sync, metadata: { commits: [{ revision: "nope" }] } },
+      400,
+      /metadata\.commits\.0\.revision/,
+    ],
     ["no commits", { ...sync, metadata: { commits: [] } }, 400, /metadata\.commits/],
     ["too large", { ...sync, message: "x".repeat(20_000) }, 413, /over 10000 bytes/],
   ];
@@ -102,7 +134,9 @@ Deno.test("daemon answers bad events with a 4xx naming the problem and still tak
 Deno.test("daemon requires fluxd's token on the socket and on events when --connect-token is set", async () => {
   await using dir = await tempDir();
   await using gh = await startFakeGitHub();
-  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path, ["--connect-token", "s3cret-connect"]));
+  await using daemon = await startDaemonProcess(
+    daemonArgs(gh.url, dir.path, ["--connect-token", "s3cret-connect"]),
+  );
   await using wrong = new FakeFluxd({ connect: daemon.connect, token: "wrong", redialMs: 60_000 });
   wrong.start();
   await wrong.waitFor(() => wrong.dials.length > 0, "a dial");
@@ -126,7 +160,10 @@ Deno.test("daemon upgrades every /vN/daemon path fluxd versions dial and never a
   await using gh = await startFakeGitHub();
   await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
   for (const version of [6, 7, 8, 9, 10, 11]) {
-    await using fluxd = new FakeFluxd({ connect: daemon.connect, daemonPath: `/v${version}/daemon` });
+    await using fluxd = new FakeFluxd({
+      connect: daemon.connect,
+      daemonPath: `/v${version}/daemon`,
+    });
     fluxd.start();
     await fluxd.waitFor(() => fluxd.requests.length > 0, `Ping on v${version}`);
     assert.deepEqual(fluxd.dials, [101]);
@@ -139,7 +176,9 @@ Deno.test("daemon delivers statuses accepted before a kill -9 after it restarts"
   await using dir = await tempDir();
   await using gh = await startFakeGitHub();
   // GitHub is down while the first daemon runs: every request fails.
-  for (let i = 0; i < 1000; i++) gh.faults.push({ status: 503, body: { message: "Service Unavailable" } });
+  for (let i = 0; i < 1000; i++) {
+    gh.faults.push({ status: 503, body: { message: "Service Unavailable" } });
+  }
   {
     await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
     await using fluxd = new FakeFluxd({ connect: daemon.connect });

@@ -25,6 +25,12 @@ export class EventError extends Error {
   /** Where in the body each problem is, with what is wrong. */
   readonly issues: { path: string; message: string }[];
 
+  /**
+   * Creates the error.
+   *
+   * @param message what is wrong
+   * @param options `status` to answer (default 400) and `issues` by JSON path
+   */
   constructor(
     message: string,
     options: { status?: number; issues?: { path: string; message: string }[] } & ErrorOptions = {},
@@ -38,7 +44,31 @@ export class EventError extends Error {
 
 const Sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i, "expected a full commit SHA");
 
-/** The envelope every fluxd event has. */
+/** A validated fluxd event envelope. */
+export interface FluxEvent {
+  /** Always 0 from fluxd. */
+  id?: number | undefined;
+  /** Resources affected. */
+  serviceIDs?: string[] | null | undefined;
+  /** `sync`, `commit`, `release`, `autorelease`, … */
+  type: string;
+  /** RFC 3339 start time. */
+  startedAt?: string | undefined;
+  /** RFC 3339 end time. */
+  endedAt?: string | undefined;
+  /** `info` from released fluxd; `error` from builds that report aborted syncs. */
+  logLevel?: "debug" | "info" | "warn" | "error" | undefined;
+  /** Free text, omitted by released fluxd. */
+  message?: string | undefined;
+  /** Per-type metadata. */
+  metadata?: unknown;
+}
+
+/**
+ * The envelope every fluxd event has.
+ *
+ * @ignore
+ */
 export const FluxEventSchema = z.object({
   id: z.number().int().optional(),
   serviceIDs: z.array(z.string()).nullable().optional(),
@@ -50,7 +80,11 @@ export const FluxEventSchema = z.object({
   metadata: z.unknown().optional(),
 });
 
-/** `metadata` of a `sync` event. */
+/**
+ * `metadata` of a `sync` event.
+ *
+ * @ignore
+ */
 export const SyncMetadataSchema = z.object({
   commits: z.array(z.object({ revision: Sha, message: z.string().optional() })).nullable()
     .optional(),
@@ -60,9 +94,6 @@ export const SyncMetadataSchema = z.object({
     .nullable().optional(),
   initialSync: z.boolean().optional(),
 });
-
-/** A validated fluxd event. */
-export type FluxEvent = z.output<typeof FluxEventSchema>;
 
 /** What one sync event means for the commits it names. */
 export interface SyncOutcome {
@@ -133,7 +164,9 @@ function syncOutcome(
   let description: string;
   if (errors.length > 0) {
     const ids = errors.map((e) => e.ID).join(", ");
-    description = `Sync failed: ${errors.length} resource${errors.length === 1 ? "" : "s"} (${ids})`;
+    description = `Sync failed: ${errors.length} resource${
+      errors.length === 1 ? "" : "s"
+    } (${ids})`;
   } else if (event.logLevel === "error") {
     description = `Sync failed: ${event.message?.trim() || "fluxd reported an error"}`;
   } else {

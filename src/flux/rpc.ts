@@ -79,7 +79,9 @@ export class RpcClient {
    */
   call<T>(method: string, param: unknown, signal?: AbortSignal): Promise<T> {
     if (!this.isOpen) {
-      return Promise.reject(new RpcError(`Cannot call ${method} as fluxd is not connected`, "closed"));
+      return Promise.reject(
+        new RpcError(`Cannot call ${method} as fluxd is not connected`, "closed"),
+      );
     }
     const id = this.#nextId++;
     const body = JSON.stringify({ method: `RPCServer.${method}`, params: [param], id }) + "\n";

@@ -8,14 +8,7 @@
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
 import { retryAfterMs } from "./retry_after.ts";
-import {
-  type CommitStatus,
-  type Notifier,
-  ProviderError,
-  type ReadStatus,
-  type State,
-  truncate,
-} from "./notifier.ts";
+import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
 
 /** GitHub's state words. */
 export type GitHubState = "pending" | "success" | "failure" | "error";
@@ -154,7 +147,11 @@ function withTimeout(signal?: AbortSignal): AbortSignal {
 interface OctokitErrorShape {
   status?: number;
   message?: string;
-  response?: { status: number; headers: Record<string, string | number | undefined>; data?: unknown };
+  response?: {
+    status: number;
+    headers: Record<string, string | number | undefined>;
+    data?: unknown;
+  };
 }
 
 const HINTS: Record<number, string> = {
@@ -175,7 +172,9 @@ function toProviderError(err: unknown, doing: string, now: number): ProviderErro
       provider: "github",
       status: 0,
       retryable: true,
-      cause: err instanceof Error && !(err as OctokitErrorShape).response ? stripRequest(err) : undefined,
+      cause: err instanceof Error && !(err as OctokitErrorShape).response
+        ? stripRequest(err)
+        : undefined,
     });
   }
   const status = response.status;

@@ -10,9 +10,12 @@ import type { Notifier } from "./notifier.ts";
 
 /** The tokens a notifier may need, keyed as the config names them. */
 export interface Tokens {
-  githubToken?: string;
-  gitlabToken?: string;
-  azdoPat?: string;
+  /** `--github-token`. */
+  githubToken?: string | undefined;
+  /** `--gitlab-token`. */
+  gitlabToken?: string | undefined;
+  /** `--azdo-pat`. */
+  azdoPat?: string | undefined;
 }
 
 interface Factory {

@@ -78,6 +78,12 @@ export class ProviderError extends Error {
   /** How long the provider asked us to wait, if it said. */
   readonly retryAfterMs: number | undefined;
 
+  /**
+   * Creates the error.
+   *
+   * @param message the action, the provider's answer and the fix; never a token
+   * @param options provider, status, retryability and the wait asked for
+   */
   constructor(message: string, options: ProviderErrorOptions) {
     super(message, { cause: options.cause });
     this.name = "ProviderError";

@@ -64,8 +64,9 @@ export function goJson(value: unknown): string {
 
 /** The fluxd double. Call {@linkcode FakeFluxd.start} to dial and keep dialling. */
 export class FakeFluxd {
-  readonly options: Required<Omit<FakeFluxdOptions, "token" | "services" | "pingError">> &
-    FakeFluxdOptions;
+  readonly options:
+    & Required<Omit<FakeFluxdOptions, "token" | "services" | "pingError">>
+    & FakeFluxdOptions;
   /** RPC requests received, in order. */
   readonly requests: RpcRequest[] = [];
   /** Status of each dial attempt (101 when upgraded). */
@@ -287,9 +288,13 @@ export class FakeFluxd {
 
   #dispatch(method: string, id: unknown): { id: unknown; result: unknown; error: unknown } {
     const dot = method.indexOf(".");
-    if (dot < 0) return { id, result: null, error: `rpc: service/method request ill-formed: ${method}` };
+    if (dot < 0) {
+      return { id, result: null, error: `rpc: service/method request ill-formed: ${method}` };
+    }
     const [service, name] = [method.slice(0, dot), method.slice(dot + 1)];
-    if (service !== "RPCServer") return { id, result: null, error: `rpc: can't find service ${method}` };
+    if (service !== "RPCServer") {
+      return { id, result: null, error: `rpc: can't find service ${method}` };
+    }
     switch (name) {
       case "Ping": {
         const err = this.options.pingError?.();
@@ -300,7 +305,11 @@ export class FakeFluxd {
       case "ListServices": {
         const services = this.options.services?.() ?? null;
         if (services && !Array.isArray(services)) {
-          return { id, result: { Result: null, ApplicationError: services.applicationError }, error: null };
+          return {
+            id,
+            result: { Result: null, ApplicationError: services.applicationError },
+            error: null,
+          };
         }
         const list = services && services.length > 0 ? services : null;
         return { id, result: { Result: list, ApplicationError: null }, error: null };
@@ -359,7 +368,12 @@ export class FakeFluxd {
           jsonOk = true;
         } catch { /* fluxd: decoding response from server */ }
       }
-      return { status, body: text, headers, delivered: [200, 201, 202, 204].includes(status) && jsonOk };
+      return {
+        status,
+        body: text,
+        headers,
+        delivered: [200, 201, 202, 204].includes(status) && jsonOk,
+      };
     } finally {
       conn.close();
     }
@@ -429,7 +443,17 @@ async function writeFrame(conn: Deno.Conn, opcode: number, payload: Uint8Array, 
   const head: number[] = [(fin ? 0x80 : 0) | opcode];
   if (len < 126) head.push(0x80 | len);
   else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 0xff);
-  else head.push(0x80 | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
+  else {head.push(
+      0x80 | 127,
+      0,
+      0,
+      0,
+      0,
+      (len >>> 24) & 0xff,
+      (len >> 16) & 0xff,
+      (len >> 8) & 0xff,
+      len & 0xff,
+    );}
   const mask = crypto.getRandomValues(new Uint8Array(4));
   const masked = payload.map((b, i) => b ^ mask[i % 4]!);
   await writeAll(conn, concat([new Uint8Array(head), mask, masked]));

@@ -126,7 +126,13 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
       }
     }
     const record = (status: number) => {
-      received.push({ method: request.method, path, body, status, userAgent: request.headers.get("user-agent") });
+      received.push({
+        method: request.method,
+        path,
+        body,
+        status,
+        userAgent: request.headers.get("user-agent"),
+      });
     };
     const answer = (status: number, resBody: unknown, headers: Record<string, string> = {}) => {
       record(status);
@@ -134,12 +140,19 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
     };
 
     if (!request.headers.get("user-agent")) {
-      return answer(403, { message: "Request forbidden by administrative rules. Please make sure your request has a User-Agent header" });
+      return answer(403, {
+        message:
+          "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
+      });
     }
     const auth = request.headers.get("authorization") ?? "";
     const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
     if (!token || !tokens.has(token)) {
-      return answer(401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" });
+      return answer(401, {
+        message: "Bad credentials",
+        documentation_url: "https://docs.github.com/rest",
+        status: "401",
+      });
     }
     const faultIndex = faults.findIndex((f) => !f.method || f.method === request.method);
     if (faultIndex >= 0) {
@@ -149,29 +162,55 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
     const checked = spec.check(request.method, path, url.searchParams, body);
     if (checked.violations.length > 0) {
       violations.push(...checked.violations);
-      if (!checked.operation) return answer(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+      if (!checked.operation) {
+        return answer(404, {
+          message: "Not Found",
+          documentation_url: "https://docs.github.com/rest",
+        });
+      }
       return answer(422, {
         message: "Invalid request.",
         errors: checked.violations.map((v) => `${v.where} ${v.message}`),
         documentation_url: "https://docs.github.com/rest",
       });
     }
-    const m = /^\/repos\/([^/]+)\/([^/]+)\/(?:statuses\/([^/]+)|commits\/([^/]+)\/(statuses|status))$/.exec(path);
+    const m =
+      /^\/repos\/([^/]+)\/([^/]+)\/(?:statuses\/([^/]+)|commits\/([^/]+)\/(statuses|status))$/.exec(
+        path,
+      );
     if (!m) return answer(404, { message: "Not Found" });
     const repo = `${m[1]}/${m[2]}`;
-    if (!repos.has(repo)) return answer(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+    if (!repos.has(repo)) {
+      return answer(404, {
+        message: "Not Found",
+        documentation_url: "https://docs.github.com/rest",
+      });
+    }
     remaining = Math.max(0, remaining - 1);
 
     if (checked.operation === "repos/create-commit-status") {
       const sha = m[3]!;
-      const input = body as { state: string; description?: string | null; target_url?: string | null; context?: string };
+      const input = body as {
+        state: string;
+        description?: string | null;
+        target_url?: string | null;
+        context?: string;
+      };
       if (!/^[0-9a-f]{40}$/.test(sha)) {
-        return answer(422, { message: `No commit found for SHA: ${sha}`, documentation_url: "https://docs.github.com/rest" });
+        return answer(422, {
+          message: `No commit found for SHA: ${sha}`,
+          documentation_url: "https://docs.github.com/rest",
+        });
       }
       if ((input.description?.length ?? 0) > 140) {
         return answer(422, {
           message: "Validation Failed",
-          errors: [{ resource: "Status", code: "custom", field: "description", message: "description is too long (maximum is 140 characters)" }],
+          errors: [{
+            resource: "Status",
+            code: "custom",
+            field: "description",
+            message: "description is too long (maximum is 140 characters)",
+          }],
           documentation_url: "https://docs.github.com/rest",
         });
       }
@@ -180,7 +219,12 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
       if (list.filter((s) => s.context.toLowerCase() === context.toLowerCase()).length >= 1000) {
         return answer(422, {
           message: "Validation Failed",
-          errors: [{ resource: "Status", code: "custom", field: "context", message: "This SHA and context has reached the maximum number of statuses." }],
+          errors: [{
+            resource: "Status",
+            code: "custom",
+            field: "context",
+            message: "This SHA and context has reached the maximum number of statuses.",
+          }],
           documentation_url: "https://docs.github.com/rest",
         });
       }
@@ -196,7 +240,13 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
       };
       statuses.set(`${repo}@${sha}`, [status, ...list]);
       options.onStatus?.(sha, status);
-      return answer(201, { url: `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`, node_id: `SC_${status.id}`, avatar_url: null, creator: null, ...status }, {
+      return answer(201, {
+        url: `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`,
+        node_id: `SC_${status.id}`,
+        avatar_url: null,
+        creator: null,
+        ...status,
+      }, {
         location: `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`,
       });
     }
@@ -212,10 +262,22 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         next.searchParams.set("page", String(page + 1));
         headers.link = `<${next}>; rel="next"`;
       }
-      return answer(200, slice.map((s) => ({ url: "", node_id: `SC_${s.id}`, avatar_url: null, creator: null, ...s })), headers);
+      return answer(
+        200,
+        slice.map((s) => ({
+          url: "",
+          node_id: `SC_${s.id}`,
+          avatar_url: null,
+          creator: null,
+          ...s,
+        })),
+        headers,
+      );
     }
     const latest = new Map<string, GitHubStatus>();
-    for (const s of list) if (!latest.has(s.context.toLowerCase())) latest.set(s.context.toLowerCase(), s);
+    for (const s of list) {
+      if (!latest.has(s.context.toLowerCase())) latest.set(s.context.toLowerCase(), s);
+    }
     const all = [...latest.values()];
     const state = all.some((s) => s.state === "error" || s.state === "failure")
       ? "failure"

@@ -19,7 +19,11 @@ interface Parameter {
 interface Operation {
   operationId?: string;
   parameters?: Parameter[];
-  requestBody?: { $ref?: string; required?: boolean; content?: Record<string, { schema?: unknown }> };
+  requestBody?: {
+    $ref?: string;
+    required?: boolean;
+    content?: Record<string, { schema?: unknown }>;
+  };
 }
 
 interface Route {
@@ -48,7 +52,12 @@ export class ApiSpec {
 
   constructor(doc: Record<string, unknown>) {
     this.#doc = doc;
-    this.#ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, coerceTypes: false });
+    this.#ajv = new Ajv({
+      strict: false,
+      allErrors: true,
+      validateFormats: false,
+      coerceTypes: false,
+    });
     const isSwagger = typeof doc.swagger === "string";
     this.#ajv.addSchema(
       isSwagger ? { definitions: doc.definitions ?? {} } : { components: doc.components ?? {} },
@@ -59,12 +68,15 @@ export class ApiSpec {
     for (const [template, item] of Object.entries(paths)) {
       const names: string[] = [];
       const pattern = new RegExp(
-        "^" + template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{([^}]+)\}/g, (_, n: string) => {
-          names.push(n);
-          return "([^/]+)";
-        }) + "/?$",
+        "^" +
+          template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{([^}]+)\}/g, (_, n: string) => {
+            names.push(n);
+            return "([^/]+)";
+          }) + "/?$",
       );
-      const shared = ((item.parameters as Parameter[] | undefined) ?? []).map((p) => this.#deref(p));
+      const shared = ((item.parameters as Parameter[] | undefined) ?? []).map((p) =>
+        this.#deref(p)
+      );
       for (const method of ["get", "post", "put", "patch", "delete"]) {
         const operation = item[method] as Operation | undefined;
         if (operation) this.#routes.push({ method, template, pattern, names, operation, shared });
@@ -113,14 +125,21 @@ export class ApiSpec {
     const route = this.#routes.find((r) => r.method === m && r.pattern.test(path));
     if (!route) {
       return {
-        violations: [{ operation: "-", where: "path", message: `no operation for ${method} ${path}` }],
+        violations: [{
+          operation: "-",
+          where: "path",
+          message: `no operation for ${method} ${path}`,
+        }],
       };
     }
     const operation = route.operation.operationId ?? `${method} ${route.template}`;
     const violations: Violation[] = [];
     const add = (where: string, message: string) => violations.push({ operation, where, message });
     const values = route.pattern.exec(path)!.slice(1).map((s) => decodeURIComponent(s));
-    const params = [...route.shared, ...(route.operation.parameters ?? []).map((p) => this.#deref(p))];
+    const params = [
+      ...route.shared,
+      ...(route.operation.parameters ?? []).map((p) => this.#deref(p)),
+    ];
     for (const p of params) {
       const schema = p.schema ?? (p.type ? { type: p.type } : undefined);
       let raw: string | undefined;
@@ -136,12 +155,18 @@ export class ApiSpec {
         if (p.required) add(`${p.in}.${p.name}`, "is required");
         continue;
       }
-      if (schema) this.#validate(schema, coerce(raw, this.#deref(schema)), `${p.in}.${p.name}`, add);
+      if (schema) {
+        this.#validate(schema, coerce(raw, this.#deref(schema)), `${p.in}.${p.name}`, add);
+      }
     }
     for (const key of query.keys()) {
-      if (!params.some((p) => p.in === "query" && p.name === key)) add(`query.${key}`, "is not a parameter of this operation");
+      if (!params.some((p) => p.in === "query" && p.name === key)) {
+        add(`query.${key}`, "is not a parameter of this operation");
+      }
     }
-    const requestBody = route.operation.requestBody ? this.#deref(route.operation.requestBody) : undefined;
+    const requestBody = route.operation.requestBody
+      ? this.#deref(route.operation.requestBody)
+      : undefined;
     if (requestBody) {
       const schema = requestBody.content?.["application/json"]?.schema;
       if (body === undefined) {
@@ -154,14 +179,18 @@ export class ApiSpec {
   #validate(schema: unknown, value: unknown, where: string, add: (w: string, m: string) => void) {
     const v = this.#validator(schema);
     if (!v(value)) {
-      for (const e of v.errors ?? []) add(`${where}${e.instancePath.replaceAll("/", ".")}`, e.message ?? "invalid");
+      for (const e of v.errors ?? []) {
+        add(`${where}${e.instancePath.replaceAll("/", ".")}`, e.message ?? "invalid");
+      }
     }
   }
 }
 
 function coerce(raw: string, schema: unknown): unknown {
   const type = (schema as { type?: string })?.type;
-  if ((type === "integer" || type === "number") && raw !== "" && !Number.isNaN(Number(raw))) return Number(raw);
+  if ((type === "integer" || type === "number") && raw !== "" && !Number.isNaN(Number(raw))) {
+    return Number(raw);
+  }
   if (type === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
   return raw;
 }
@@ -171,7 +200,9 @@ function rewriteRefs(schema: unknown): unknown {
   if (schema && typeof schema === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(schema)) {
-      out[k] = k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `spec${v}` : rewriteRefs(v);
+      out[k] = k === "$ref" && typeof v === "string" && v.startsWith("#/")
+        ? `spec${v}`
+        : rewriteRefs(v);
     }
     return out;
   }

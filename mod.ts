@@ -1,0 +1,34 @@
+/**
+ * flux-status as a library: parse git remote URLs, build notifiers, validate fluxd events, and
+ * the error classes callers catch.
+ *
+ * @module
+ */
+export {
+  type GitRemote,
+  GitUrlError,
+  parseGitUrl,
+  type ProviderName,
+  PROVIDERS,
+} from "./src/git_url.ts";
+export { createNotifier, type CreateNotifierOptions, type Tokens } from "./src/notifiers/mod.ts";
+export {
+  type Action,
+  type CommitStatus,
+  isTerminal,
+  type Notifier,
+  ProviderError,
+  type ReadStatus,
+  type State,
+  STATES,
+  type StatusChange,
+  statusName,
+} from "./src/notifiers/notifier.ts";
+export {
+  EventError,
+  type FluxEvent,
+  type ParsedEvent,
+  parseEvent,
+  type SyncOutcome,
+} from "./src/flux/events.ts";
+export { ConfigError } from "./src/config.ts";

@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { parseGitUrl } from "../src/git_url.ts";
+import { createGitHubNotifier } from "../src/notifiers/github.ts";
+import type { StatusChange } from "../src/notifiers/notifier.ts";
+import { Outbox, type Settled } from "../src/outbox.ts";
+import { ManualClock } from "./fakes/clock.ts";
+import { type FakeGitHub, startFakeGitHub } from "./fakes/github.ts";
+import { tempDir } from "./_cli.ts";
+
+const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+const OTHER = "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4";
+
+const change = (
+  state: StatusChange["state"],
+  description: string = state,
+  sha = SHA,
+): StatusChange => ({
+  sha,
+  action: "sync",
+  state,
+  description,
+});
+
+async function setup(gh: FakeGitHub, token = "test-token", repo = "acme/app") {
+  const dir = await tempDir();
+  const kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const clock = new ManualClock();
+  const settled: Settled[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const outbox = new Outbox({
+    kv,
+    notifier: createGitHubNotifier({
+      remote: parseGitUrl(`https://github.com/${repo}`),
+      token,
+      apiUrl: gh.url,
+    }),
+    instance: "dev",
+    clock,
+    random: () => 0,
+    onSettled(s) {
+      settled.push(s);
+      for (const w of [...waiters]) {
+        if (settled.length >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    },
+  });
+  const controller = new AbortController();
+  const running = outbox.run(controller.signal);
+  return {
+    kv,
+    clock,
+    outbox,
+    settled,
+    /** Resolves once `n` attempts in all have settled. */
+    settledCount: (n: number) =>
+      settled.length >= n
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+    async [Symbol.asyncDispose]() {
+      controller.abort();
+      await running;
+      kv.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("Outbox delivers a change and records it as delivered", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  await box.outbox.enqueue([change("succeeded", "Synced 2f0ab35")]);
+  await box.settledCount(1);
+  assert.deepEqual(box.settled.map((s) => s.outcome), ["delivered"]);
+  assert.equal(gh.statusesOf(SHA)[0]?.state, "success");
+  assert.equal(gh.statusesOf(SHA)[0]?.context, "flux-status/dev/sync");
+  assert.deepEqual(await box.outbox.pending(), []);
+  assert.deepEqual(gh.violations, []);
+});
+
+Deno.test("Outbox coalesces changes waiting for the same commit and action, newest wins", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  await box.outbox.enqueue([
+    change("pending"),
+    change("failed", "Sync failed"),
+    change("succeeded", "ok", OTHER),
+  ]);
+  await box.settledCount(2);
+  assert.deepEqual(gh.statusesOf(SHA).map((s) => s.state), ["failure"]);
+  assert.deepEqual(gh.statusesOf(OTHER).map((s) => s.state), ["success"]);
+});
+
+Deno.test("Outbox never sends an update identical to the last one delivered", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  await box.outbox.enqueue([change("succeeded", "Synced")]);
+  await box.settledCount(1);
+  await box.outbox.enqueue([change("succeeded", "Synced")]);
+  await box.settledCount(2);
+  assert.equal(box.settled[1]?.outcome, "skipped");
+  assert.equal(gh.received.filter((r) => r.method === "POST").length, 1);
+  // A different update after it is sent.
+  await box.outbox.enqueue([change("failed", "Sync failed")]);
+  await box.settledCount(3);
+  assert.deepEqual(gh.statusesOf(SHA).map((s) => s.state), ["failure", "success"]);
+});
+
+Deno.test("Outbox waits out GitHub's primary rate limit until x-ratelimit-reset", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  const reset = Math.floor(Date.now() / 1000) + 120;
+  gh.faults.push({
+    status: 403,
+    headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+    body: {
+      message: "API rate limit exceeded for user ID 1.",
+      documentation_url: "https://docs.github.com",
+    },
+  });
+  await box.outbox.enqueue([change("succeeded")]);
+  await box.settledCount(1);
+  const retry = box.settled[0]!;
+  assert.equal(retry.outcome, "retry");
+  assert.ok(retry.delayMs! >= 118_000 && retry.delayMs! <= 122_000, `delay ${retry.delayMs}`);
+  box.clock.advance(retry.delayMs! - 1000);
+  assert.equal(gh.received.length, 1, "no request before the reset");
+  box.clock.advance(1000);
+  await box.settledCount(2);
+  assert.equal(box.settled[1]?.outcome, "delivered");
+});
+
+Deno.test("Outbox honours Retry-After on GitHub's secondary rate limit (403 and 429)", async (t) => {
+  for (const status of [403, 429]) {
+    await t.step(`status ${status}`, async () => {
+      await using gh = await startFakeGitHub();
+      await using box = await setup(gh);
+      gh.faults.push({
+        status,
+        headers: { "retry-after": "30" },
+        body: {
+          message:
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        },
+      });
+      await box.outbox.enqueue([change("succeeded")]);
+      await box.settledCount(1);
+      assert.equal(box.settled[0]?.delayMs, 30_000);
+      box.clock.advance(30_000);
+      await box.settledCount(2);
+      assert.equal(box.settled[1]?.outcome, "delivered");
+    });
+  }
+});
+
+Deno.test("Outbox retries 5xx and network failures with exponential backoff", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  for (let i = 0; i < 3; i++) gh.faults.push({ status: 502, body: { message: "Bad Gateway" } });
+  await box.outbox.enqueue([change("succeeded")]);
+  for (let i = 1; i <= 3; i++) {
+    await box.settledCount(i);
+    box.clock.advance(box.settled[i - 1]!.delayMs!);
+  }
+  await box.settledCount(4);
+  // random() = 0 gives the lower edge of equal jitter: 500, 1000, 2000 ms
+  assert.deepEqual(box.settled.map((s) => s.delayMs ?? null), [500, 1000, 2000, null]);
+  assert.equal(box.settled[3]?.outcome, "delivered");
+});
+
+Deno.test("Outbox keeps a change refused for a bad token and delivers it once the token works", async () => {
+  await using gh = await startFakeGitHub({ tokens: [] });
+  await using box = await setup(gh, "not-yet-valid");
+  await box.outbox.enqueue([change("succeeded")]);
+  await box.settledCount(1);
+  assert.equal(box.settled[0]?.outcome, "retry");
+  assert.equal(box.settled[0]?.delayMs, 60_000);
+  assert.match(box.settled[0]!.error!, /401 Bad credentials: check the token/);
+  assert.equal((await box.outbox.pending()).length, 1);
+  gh.tokens.add("not-yet-valid");
+  box.clock.advance(60_000);
+  await box.settledCount(2);
+  assert.equal(box.settled[1]?.outcome, "delivered");
+});
+
+Deno.test("Outbox drops a change GitHub refuses for good (404, 422) and goes on", async () => {
+  await using gh = await startFakeGitHub();
+  await using missing = await setup(gh, "test-token", "acme/gone");
+  await missing.outbox.enqueue([change("succeeded")]);
+  await missing.settledCount(1);
+  assert.equal(missing.settled[0]?.outcome, "dropped");
+  assert.match(missing.settled[0]!.error!, /404/);
+  assert.deepEqual(await missing.outbox.pending(), []);
+
+  await using box = await setup(gh);
+  await box.outbox.enqueue([change("succeeded", "x", "deadbeef".repeat(5).slice(0, 39) + "z")]);
+  await box.settledCount(1);
+  assert.equal(box.settled[0]?.outcome, "dropped");
+  assert.match(box.settled[0]!.error!, /422/);
+});
