@@ -73,6 +73,8 @@ export class FakeFluxd {
   readonly dials: number[] = [];
   /** Text frames received (fluxd discards them). */
   textFramesIgnored = 0;
+  /** Pongs received in answer to fluxd's pings. */
+  pongs = 0;
   #conn: Deno.TcpConn | undefined;
   #running = false;
   #listeners = new Set<() => void>();
@@ -227,6 +229,8 @@ export class FakeFluxd {
         }
         if (frame.opcode === 0xa) {
           deadline = Date.now() + this.options.pongWaitMs;
+          this.pongs++;
+          this.#changed();
           continue;
         }
         if (frame.opcode === 0x8) {
