@@ -9,13 +9,15 @@ import { getLogger } from "@logtape/logtape";
 import { dirname } from "node:path";
 import { type Clock, systemClock } from "./src/clock.ts";
 import { ConfigError, type DaemonConfig } from "./src/config.ts";
-import { syncChanges } from "./src/flux/events.ts";
+import { syncChanges, type SyncOutcome } from "./src/flux/events.ts";
 import { FluxLink } from "./src/flux/link.ts";
+import { createWorkloadLister } from "./src/flux/workloads.ts";
 import { GitUrlError, parseGitUrl } from "./src/git_url.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
 import { Outbox, type RetryPolicy } from "./src/outbox.ts";
 import { createHandler } from "./src/server.ts";
+import { Watcher } from "./src/watcher.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -92,6 +94,34 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   });
   const delivering = outbox.run(controller.signal, hardStop.signal);
   const link = new FluxLink();
+  const watcher = config.pollWorkloads
+    ? new Watcher({
+      kv,
+      outbox,
+      clock,
+      list: createWorkloadLister(link, config.fluxUrl),
+      pollIntervalMs: config.pollInterval,
+      pollTimeoutMs: config.pollTimeout,
+    })
+    : undefined;
+  const watching = watcher?.run(controller.signal) ?? Promise.resolve();
+
+  /** Stores an event's statuses (and its watch) in one KV commit; retried on a write race. */
+  async function accept(outcome: SyncOutcome): Promise<number> {
+    for (let attempt = 1;; attempt++) {
+      const op = kv.atomic();
+      const changes = [...syncChanges(outcome), ...(await watcher?.plan(outcome, op) ?? [])];
+      outbox.stage(op, changes);
+      if ((await op.commit()).ok) {
+        outbox.notify();
+        watcher?.notify();
+        return changes.length;
+      }
+      if (attempt === 3) {
+        throw new Error("Cannot store the event as its KV commit kept conflicting");
+      }
+    }
+  }
 
   const handler = createHandler({
     ...(config.connectToken ? { connectToken: config.connectToken } : {}),
@@ -101,14 +131,13 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
         log.debug("Accepted and ignored a {type} event", { type: parsed.type });
         return { statuses: 0 };
       }
-      const changes = syncChanges(parsed.outcome);
-      await outbox.enqueue(changes);
+      const count = await accept(parsed.outcome);
       log.info("Sync of {head} {result}: queued {count} statuses", {
         head: parsed.outcome.head,
         result: parsed.outcome.failed ? "failed" : "succeeded",
-        count: changes.length,
+        count,
       });
-      return { statuses: changes.length };
+      return { statuses: count };
     },
     onSocket: (socket, info) => link.attach(socket, info),
     notReadyReason: () => link.notReadyReason(),
@@ -135,12 +164,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
         controller.abort();
         const timer = new AbortController();
         await Promise.race([
-          Promise.allSettled([delivering, server.finished]),
+          Promise.allSettled([delivering, watching, server.finished]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await delivering;
+        await Promise.allSettled([delivering, watching]);
         kv.close();
         log.info("Stopped");
       })();

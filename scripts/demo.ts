@@ -36,19 +36,38 @@ const config = DaemonOptions.parse({
   githubToken: "demo-token",
   listen: "127.0.0.1:0",
   store: `${store}/kv.sqlite`,
-  pollWorkloads: "false",
+  pollInterval: "400ms",
 });
 const daemon = await startDaemon(config);
 console.log(
   `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake GitHub on ${github.url}\n`,
 );
 
-await using fluxd = new FakeFluxd({ connect: `ws://127.0.0.1:${daemon.addr.port}` });
+// The simulated cluster: the api Deployment rolls out once GitHub shows its pending status.
+const api = (ready: number) => ({
+  ID: "default:deployment/api",
+  Status: ready === 3 ? "ready" : "updating",
+  Rollout: {
+    Desired: 3,
+    Updated: ready,
+    Ready: ready,
+    Available: ready,
+    Outdated: 3 - ready,
+    Messages: null,
+  },
+  SyncError: "",
+  ReadOnly: "",
+});
+let polls = 0;
+await using fluxd = new FakeFluxd({
+  connect: `ws://127.0.0.1:${daemon.addr.port}`,
+  services: () => [api(Math.min(3, Math.floor(polls++ / 2)))],
+});
 fluxd.start();
 await fluxd.waitFor(() => fluxd.connected, "fluxd to connect");
 console.log("fluxd connected; it synced two commits:");
 await fluxd.postEvent(syncEvent([HEAD, PREVIOUS], []));
-await github.waitFor(() => landed >= 2, "sync statuses");
+await github.waitFor(() => landed >= 6, "sync and workload statuses");
 
 console.log("\nthen a commit whose manifest does not apply:");
 await fluxd.postEvent(syncEvent([BROKEN], [{
@@ -57,7 +76,7 @@ await fluxd.postEvent(syncEvent([BROKEN], [{
   Error:
     "running kubectl: exit status 1, stderr: spec.template.spec.containers[0].image: Required value",
 }]));
-await github.waitFor(() => landed >= 3, "failed sync status");
+await github.waitFor(() => landed >= 8, "failed sync status");
 
 await daemon.stop();
 await Deno.remove(store, { recursive: true });

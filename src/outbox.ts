@@ -130,10 +130,27 @@ export class Outbox {
    */
   async enqueue(changes: StatusChange[]): Promise<void> {
     if (changes.length === 0) return;
-    const latest = new Map<string, StatusChange>();
-    for (const c of changes) latest.set(`${c.sha}/${c.action}`, c);
-    const now = this.#clock.now();
     const op = this.#kv.atomic();
+    this.stage(op, changes);
+    const result = await op.commit();
+    if (!result.ok) throw new Error("Cannot enqueue status changes as the KV commit was refused");
+    this.notify();
+  }
+
+  /**
+   * Adds status changes to an atomic operation the caller commits (so they land together with
+   * the caller's own writes); call {@linkcode Outbox.notify} after the commit.
+   *
+   * @param op the atomic operation to extend
+   * @param changes in the order they happened; later ones for the same commit and action win
+   */
+  stage(op: Deno.AtomicOperation, changes: StatusChange[]): void {
+    const latest = new Map<string, StatusChange>();
+    for (const c of changes) {
+      latest.delete(`${c.sha}/${c.action}`);
+      latest.set(`${c.sha}/${c.action}`, c);
+    }
+    const now = this.#clock.now();
     for (const c of latest.values()) {
       const entry: OutboxEntry = {
         sha: c.sha,
@@ -150,9 +167,11 @@ export class Outbox {
       };
       op.set(keyOf("outbox", c.sha, c.action), entry);
     }
-    const result = await op.commit();
-    if (!result.ok) throw new Error("Cannot enqueue status changes as the KV commit was refused");
-    this.#kick();
+  }
+
+  /** Wakes the delivery loop after changes were committed with {@linkcode Outbox.stage}. */
+  notify(): void {
+    this.#wake.abort();
   }
 
   /** Entries still waiting for delivery. */
@@ -185,7 +204,7 @@ export class Outbox {
           });
         }).finally(() => {
           this.#inFlight.delete(id);
-          this.#kick();
+          this.notify();
         });
         this.#inFlight.set(id, delivery);
       }
@@ -200,10 +219,6 @@ export class Outbox {
       if (wake.signal.aborted) this.#wake = new AbortController();
     }
     await Promise.allSettled(this.#inFlight.values());
-  }
-
-  #kick(): void {
-    this.#wake.abort();
   }
 
   async #deliver(key: Key, signal: AbortSignal): Promise<void> {

@@ -1,0 +1,62 @@
+/**
+ * fluxd's own HTTP API (flux-protocol.md §7), the fallback for workload checks when no WebSocket
+ * is open: `GET /api/flux/v11/services?services=<id>,<id>`.
+ *
+ * @module
+ */
+import type { WorkloadStatus } from "./rollout.ts";
+
+/** fluxd's HTTP API could not answer. */
+export class FluxApiError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message what failed
+   * @param options the cause
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FluxApiError";
+  }
+}
+
+/**
+ * Lists the named workloads through fluxd's HTTP API.
+ *
+ * @param fluxUrl fluxd's API base, e.g. `http://localhost:3030`
+ * @param ids workload IDs
+ * @param signal aborts the request
+ * @throws {FluxApiError} on a network error or a non-2xx answer
+ */
+export async function listServicesOverHttp(
+  fluxUrl: string,
+  ids: readonly string[],
+  signal?: AbortSignal,
+): Promise<WorkloadStatus[]> {
+  const url = `${fluxUrl.replace(/\/+$/, "")}/api/flux/v11/services?services=${
+    encodeURIComponent(ids.join(","))
+  }`;
+  const timeout = AbortSignal.timeout(10_000);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: "application/json" },
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+  } catch (err) {
+    throw new FluxApiError(`Cannot reach fluxd's API at ${fluxUrl}`, { cause: err });
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text.trim();
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message;
+    } catch { /* plain text */ }
+    throw new FluxApiError(`fluxd's API answered ${res.status}: ${message.slice(0, 200)}`);
+  }
+  try {
+    return (JSON.parse(text) as WorkloadStatus[] | null) ?? [];
+  } catch (err) {
+    throw new FluxApiError("fluxd's API answered with a body that is not JSON", { cause: err });
+  }
+}

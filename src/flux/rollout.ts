@@ -1,0 +1,120 @@
+/**
+ * The verdict on a set of workloads' rollout, from fluxd's `ListServices` fields exactly as fluxd
+ * defines them (flux-protocol.md §6; fluxd `pkg/cluster/kubernetes/resourcekinds.go`):
+ *
+ * | fluxd says | verdict for that workload |
+ * | --- | --- |
+ * | `SyncError` not empty | **failed**: its last apply failed, so this commit is not what runs |
+ * | `Status: "error"`, or `Rollout.Messages` not empty (Deployment `Progressing=False`, `ReplicaFailure`) | **failed**, with the messages |
+ * | HelmRelease `Status: "failed"` / `"FAILED"` | **failed** |
+ * | `Status: "ready"` (Deployment/DaemonSet/StatefulSet: updated = desired, available/ready = desired, none outdated; CronJob: always) | **rolled out** |
+ * | HelmRelease `Status: "deployed"` / `"DEPLOYED"` | **rolled out** |
+ * | `started`, `updating`, `unknown`, `""`, other Helm states | still rolling |
+ * | not listed yet | still rolling (the cluster may not show it yet) |
+ * | listed before, now gone | **failed**: it disappeared while its rollout was watched |
+ *
+ * The set is rolled out when every workload is; it failed as soon as one failed (fluxctl's own
+ * watch rule). DaemonSets and StatefulSets never report `error`: they fail only by timeout.
+ *
+ * @module
+ */
+
+/** The fields of fluxd's `v6.ControllerStatus` the verdict reads. */
+export interface WorkloadStatus {
+  ID: string;
+  Status?: string;
+  ReadOnly?: string;
+  SyncError?: string;
+  Rollout?: {
+    Desired?: number;
+    Updated?: number;
+    Ready?: number;
+    Available?: number;
+    Outdated?: number;
+    Messages?: string[] | null;
+  } | null;
+}
+
+/** The verdict on a set of workloads. */
+export type Verdict =
+  | { kind: "rolledOut" }
+  | { kind: "rolling"; waiting: string[] }
+  | { kind: "failed"; reason: string };
+
+const WORKLOAD_KINDS = new Set([
+  "deployment",
+  "daemonset",
+  "statefulset",
+  "cronjob",
+  "helmrelease",
+]);
+const RESOURCE_ID = /^(<cluster>|[a-zA-Z0-9_-]+):([a-zA-Z0-9_-]+)\/([a-zA-Z0-9_.:-]+)$/;
+
+/**
+ * Whether a resource ID names a workload kind fluxd lists (`ns:deployment/name`, …).
+ *
+ * @example
+ * ```ts
+ * isWorkloadId("default:deployment/api"); // true
+ * isWorkloadId("default:service/api"); // false
+ * ```
+ */
+export function isWorkloadId(id: string): boolean {
+  const m = RESOURCE_ID.exec(id);
+  return m !== null && WORKLOAD_KINDS.has(m[2]!.toLowerCase());
+}
+
+function isHelm(id: string): boolean {
+  return /:helmrelease\//i.test(id);
+}
+
+function progress(w: WorkloadStatus): string {
+  if (isHelm(w.ID)) return `${w.ID} ${w.Status || "unknown"}`;
+  const r = w.Rollout;
+  if (r && (r.Desired ?? 0) > 0) {
+    const outdated = r.Outdated ? `, ${r.Outdated} outdated` : "";
+    return `${w.ID} ${r.Ready ?? 0}/${r.Desired} ready${outdated}`;
+  }
+  return `${w.ID} ${w.Status || "unknown"}`;
+}
+
+/**
+ * Judges the rollout of `watched` from the workloads fluxd listed.
+ *
+ * @param watched the workload IDs to judge
+ * @param listed what fluxd's ListServices returned (any order, other workloads ignored)
+ * @param seen IDs listed on an earlier check: a seen workload that is gone has failed
+ * @returns rolled out, still rolling (with what each waits for), or failed (with why)
+ */
+export function judgeRollout(
+  watched: readonly string[],
+  listed: readonly WorkloadStatus[],
+  seen: readonly string[] = [],
+): Verdict {
+  const byId = new Map(listed.map((w) => [w.ID, w]));
+  const waiting: string[] = [];
+  for (const id of watched) {
+    const w = byId.get(id);
+    if (!w) {
+      if (seen.includes(id)) return { kind: "failed", reason: `${id} disappeared` };
+      waiting.push(`${id} not listed yet`);
+      continue;
+    }
+    if (w.SyncError) return { kind: "failed", reason: `${id}: ${w.SyncError}` };
+    const messages = w.Rollout?.Messages ?? [];
+    if (w.Status === "error" || messages.length > 0) {
+      return {
+        kind: "failed",
+        reason: `${id}: ${messages.join("; ") || "fluxd reports an error"}`,
+      };
+    }
+    if (isHelm(id)) {
+      if (/^failed$/i.test(w.Status ?? "")) {
+        return { kind: "failed", reason: `${id}: release failed` };
+      }
+      if (/^deployed$/i.test(w.Status ?? "")) continue;
+    } else if (w.Status === "ready") continue;
+    waiting.push(progress(w));
+  }
+  return waiting.length === 0 ? { kind: "rolledOut" } : { kind: "rolling", waiting };
+}
