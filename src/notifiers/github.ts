@@ -7,7 +7,7 @@
  */
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
-import { retryAfterMs } from "./retry_after.ts";
+import { providerFailure } from "./_errors.ts";
 import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
 
 /** GitHub's state words. */
@@ -145,8 +145,6 @@ function withTimeout(signal?: AbortSignal): AbortSignal {
 }
 
 interface OctokitErrorShape {
-  status?: number;
-  message?: string;
   response?: {
     status: number;
     headers: Record<string, string | number | undefined>;
@@ -162,43 +160,29 @@ const HINTS: Record<number, string> = {
 };
 
 function toProviderError(err: unknown, doing: string, now: number): ProviderError {
-  const e = err as OctokitErrorShape;
-  const response = e?.response;
+  const response = (err as OctokitErrorShape)?.response;
   if (!response) {
-    const reason = err instanceof Error && err.name === "TimeoutError"
-      ? "the request timed out"
-      : "no response arrived";
-    return new ProviderError(`Cannot ${doing} as GitHub could not be reached: ${reason}`, {
+    const timedOut = err instanceof Error && err.name === "TimeoutError";
+    return providerFailure({
       provider: "github",
+      label: "GitHub",
+      doing,
       status: 0,
-      retryable: true,
-      cause: err instanceof Error && !(err as OctokitErrorShape).response
-        ? stripRequest(err)
-        : undefined,
+      message: timedOut ? "the request timed out" : "no response arrived",
+      now,
     });
   }
-  const status = response.status;
   const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;
   const message = [data?.message, ...(data?.errors ?? []).map((x) => x.message)]
-    .filter(Boolean).join(": ") || "no message";
-  const wait = retryAfterMs(response.headers, now);
-  const rateLimited = (status === 403 || status === 429) &&
-    (wait !== undefined || /rate limit/i.test(message));
-  const retryable = rateLimited || status >= 500 || status === 401 || status === 403 ||
-    status === 408 || status === 409;
-  const hint = rateLimited ? "waiting for the rate limit to reset" : HINTS[status] ?? (
-    status >= 500 ? "GitHub had a problem, will try again" : "check the request"
-  );
-  return new ProviderError(`Cannot ${doing} as GitHub answered ${status} ${message}: ${hint}`, {
+    .filter(Boolean).join(": ");
+  return providerFailure({
     provider: "github",
-    status,
-    retryable,
-    retryAfterMs: rateLimited ? (wait ?? 60_000) : wait,
+    label: "GitHub",
+    doing,
+    status: response.status,
+    message,
+    headers: response.headers,
+    now,
+    hints: HINTS,
   });
-}
-
-function stripRequest(err: Error): Error {
-  const copy = new Error(err.message.replace(/(authorization|token)[^\s]*/gi, "[redacted]"));
-  copy.name = err.name;
-  return copy;
 }

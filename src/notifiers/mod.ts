@@ -5,7 +5,9 @@
  */
 import { ConfigError } from "../config.ts";
 import type { GitRemote, ProviderName } from "../git_url.ts";
+import { createAzureDevOpsNotifier } from "./azure_devops.ts";
 import { createGitHubNotifier } from "./github.ts";
+import { createGitLabNotifier } from "./gitlab.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** The tokens a notifier may need, keyed as the config names them. */
@@ -26,6 +28,8 @@ interface Factory {
 
 const FACTORIES: Partial<Record<ProviderName, Factory>> = {
   github: { token: "githubToken", create: createGitHubNotifier },
+  gitlab: { token: "gitlabToken", create: createGitLabNotifier },
+  "azure-devops": { token: "azdoPat", create: createAzureDevOpsNotifier },
 };
 
 /** Options for {@linkcode createNotifier}. */

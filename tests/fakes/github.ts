@@ -4,12 +4,15 @@
  * recorded in `violations` and answered 422 as GitHub would. It answers like GitHub: 201 with the
  * created status, newest-first lists with Link pagination, 401/404/422 error bodies, the primary
  * rate limit (403 + `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), the secondary limit
- * (403/429 + `retry-after`) and 5xx, scripted per test.
+ * (403/429 + `retry-after`) and 5xx, scripted per test through `faults`.
  *
  * @module
  */
 import { createRequire } from "node:module";
-import { ApiSpec, type Violation } from "./openapi.ts";
+import { fromGitHubState } from "../../src/notifiers/github.ts";
+import type { State } from "../../src/notifiers/notifier.ts";
+import { ApiSpec } from "./openapi.ts";
+import { type FakeServer, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 
@@ -33,24 +36,6 @@ export interface GitHubStatus {
   updated_at: string;
 }
 
-/** A scripted answer to the next matching request(s). */
-export interface Fault {
-  status: number;
-  headers?: Record<string, string>;
-  body?: unknown;
-  /** Only for requests with this method. */
-  method?: string;
-}
-
-/** A request the fake received (the Authorization header is not kept). */
-export interface Received {
-  method: string;
-  path: string;
-  body: unknown;
-  status: number;
-  userAgent: string | null;
-}
-
 /** Options of {@linkcode startFakeGitHub}. */
 export interface FakeGitHubOptions {
   /** Tokens that authenticate. @default ["test-token"] */
@@ -64,46 +49,29 @@ export interface FakeGitHubOptions {
 }
 
 /** A running fake GitHub. */
-export interface FakeGitHub extends AsyncDisposable {
+export interface FakeGitHub extends FakeServer {
   /** API base URL (for `--api-url`). */
   url: string;
   /** Statuses per `owner/repo@sha`, newest first. */
   statuses: Map<string, GitHubStatus[]>;
-  /** Every request, in order. */
-  received: Received[];
-  /** Requests the API description does not allow. */
-  violations: Violation[];
   /** Tokens that authenticate (mutable: rotate a token mid-test). */
   tokens: Set<string>;
-  /** Answers the next requests with these, in order. */
-  faults: Fault[];
-  /** Statuses of one commit, newest first. */
+  /** Statuses of one commit, newest first, in GitHub's words. */
   statusesOf(sha: string, repo?: string): GitHubStatus[];
-  /** Resolves once `predicate` holds; checked after every request. */
-  waitFor(predicate: () => boolean, what?: string): Promise<void>;
-  close(): Promise<void>;
+  /** Statuses of one commit, oldest first, in ours. */
+  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
+const DOCS = "https://docs.github.com/rest";
 
 /** Starts the fake on a free loopback port. */
 export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
-  const spec = githubSpec();
   const prefix = options.prefix ?? "";
   const repos = new Set(options.repos ?? ["acme/app"]);
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const statuses = new Map<string, GitHubStatus[]>();
-  const received: Received[] = [];
-  const violations: Violation[] = [];
-  const faults: Fault[] = [];
-  const listeners = new Set<() => void>();
   let nextId = 1;
   let remaining = 5000;
-
   const rateHeaders = () => ({
     "x-ratelimit-limit": "5000",
     "x-ratelimit-remaining": String(remaining),
@@ -111,169 +79,113 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
     "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600),
     "x-ratelimit-resource": "core",
   });
+  const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    json(status, body, { ...rateHeaders(), ...headers });
 
-  async function handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (!url.pathname.startsWith(prefix)) return json(404, { message: "Not Found" });
-    const path = url.pathname.slice(prefix.length);
-    const text = await request.text();
-    let body: unknown;
-    if (text) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return json(400, { message: "Problems parsing JSON" });
-      }
-    }
-    const record = (status: number) => {
-      received.push({
-        method: request.method,
-        path,
-        body,
-        status,
-        userAgent: request.headers.get("user-agent"),
-      });
-    };
-    const answer = (status: number, resBody: unknown, headers: Record<string, string> = {}) => {
-      record(status);
-      return json(status, resBody, { ...rateHeaders(), ...headers });
-    };
-
-    if (!request.headers.get("user-agent")) {
-      return answer(403, {
-        message:
-          "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
-      });
-    }
-    const auth = request.headers.get("authorization") ?? "";
-    const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
-    if (!token || !tokens.has(token)) {
-      return answer(401, {
-        message: "Bad credentials",
-        documentation_url: "https://docs.github.com/rest",
-        status: "401",
-      });
-    }
-    const faultIndex = faults.findIndex((f) => !f.method || f.method === request.method);
-    if (faultIndex >= 0) {
-      const [fault] = faults.splice(faultIndex, 1);
-      return answer(fault!.status, fault!.body ?? { message: "Server Error" }, fault!.headers);
-    }
-    const checked = spec.check(request.method, path, url.searchParams, body);
-    if (checked.violations.length > 0) {
-      violations.push(...checked.violations);
-      if (!checked.operation) {
-        return answer(404, {
-          message: "Not Found",
-          documentation_url: "https://docs.github.com/rest",
+  const server = startFakeServer({
+    spec: githubSpec(),
+    prefix,
+    authorize(request) {
+      if (!request.headers.get("user-agent")) {
+        return answer(403, {
+          message:
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
         });
       }
+      const token = /^(?:token|bearer)\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")
+        ?.[1];
+      if (!token || !tokens.has(token)) {
+        return answer(401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+      }
+    },
+    invalid(violations, operation) {
+      if (!operation) return answer(404, { message: "Not Found", documentation_url: DOCS });
       return answer(422, {
         message: "Invalid request.",
-        errors: checked.violations.map((v) => `${v.where} ${v.message}`),
-        documentation_url: "https://docs.github.com/rest",
+        errors: violations.map((v) => `${v.where} ${v.message}`),
+        documentation_url: DOCS,
       });
-    }
-    const m =
-      /^\/repos\/([^/]+)\/([^/]+)\/(?:statuses\/([^/]+)|commits\/([^/]+)\/(statuses|status))$/.exec(
-        path,
-      );
-    if (!m) return answer(404, { message: "Not Found" });
-    const repo = `${m[1]}/${m[2]}`;
-    if (!repos.has(repo)) {
-      return answer(404, {
-        message: "Not Found",
-        documentation_url: "https://docs.github.com/rest",
-      });
-    }
-    remaining = Math.max(0, remaining - 1);
+    },
+    route({ url, path, body, operation }) {
+      const m =
+        /^\/repos\/([^/]+)\/([^/]+)\/(?:statuses\/([^/]+)|commits\/([^/]+)\/(statuses|status))$/
+          .exec(path);
+      if (!m) return answer(404, { message: "Not Found", documentation_url: DOCS });
+      const repo = `${m[1]}/${m[2]}`;
+      if (!repos.has(repo)) return answer(404, { message: "Not Found", documentation_url: DOCS });
+      remaining = Math.max(0, remaining - 1);
+      if (operation === "repos/create-commit-status") return create(url, repo, m[3]!, body);
+      const list = statuses.get(`${repo}@${m[4]}`) ?? [];
+      return m[5] === "statuses" ? page(url, list) : combined(m[4]!, list);
+    },
+  });
 
-    if (checked.operation === "repos/create-commit-status") {
-      const sha = m[3]!;
-      const input = body as {
-        state: string;
-        description?: string | null;
-        target_url?: string | null;
-        context?: string;
-      };
-      if (!/^[0-9a-f]{40}$/.test(sha)) {
-        return answer(422, {
-          message: `No commit found for SHA: ${sha}`,
-          documentation_url: "https://docs.github.com/rest",
-        });
-      }
-      if ((input.description?.length ?? 0) > 140) {
-        return answer(422, {
-          message: "Validation Failed",
-          errors: [{
-            resource: "Status",
-            code: "custom",
-            field: "description",
-            message: "description is too long (maximum is 140 characters)",
-          }],
-          documentation_url: "https://docs.github.com/rest",
-        });
-      }
-      const list = statuses.get(`${repo}@${sha}`) ?? [];
-      const context = input.context ?? "default";
-      if (list.filter((s) => s.context.toLowerCase() === context.toLowerCase()).length >= 1000) {
-        return answer(422, {
-          message: "Validation Failed",
-          errors: [{
-            resource: "Status",
-            code: "custom",
-            field: "context",
-            message: "This SHA and context has reached the maximum number of statuses.",
-          }],
-          documentation_url: "https://docs.github.com/rest",
-        });
-      }
-      const now = new Date().toISOString();
-      const status: GitHubStatus = {
-        id: nextId++,
-        state: input.state,
-        description: input.description ?? null,
-        target_url: input.target_url ?? null,
-        context,
-        created_at: now,
-        updated_at: now,
-      };
-      statuses.set(`${repo}@${sha}`, [status, ...list]);
-      options.onStatus?.(sha, status);
-      return answer(201, {
-        url: `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`,
-        node_id: `SC_${status.id}`,
-        avatar_url: null,
-        creator: null,
-        ...status,
-      }, {
-        location: `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`,
-      });
+  function create(url: URL, repo: string, sha: string, body: unknown): Response {
+    const input = body as {
+      state: string;
+      description?: string | null;
+      target_url?: string | null;
+      context?: string;
+    };
+    if (!/^[0-9a-f]{40}$/.test(sha)) {
+      return answer(422, { message: `No commit found for SHA: ${sha}`, documentation_url: DOCS });
     }
-    const sha = m[4]!;
+    const validation = (field: string, message: string) =>
+      answer(422, {
+        message: "Validation Failed",
+        errors: [{ resource: "Status", code: "custom", field, message }],
+        documentation_url: DOCS,
+      });
+    if ((input.description?.length ?? 0) > 140) {
+      return validation("description", "description is too long (maximum is 140 characters)");
+    }
     const list = statuses.get(`${repo}@${sha}`) ?? [];
-    if (m[5] === "statuses") {
-      const perPage = Number(url.searchParams.get("per_page") ?? 30);
-      const page = Number(url.searchParams.get("page") ?? 1);
-      const slice = list.slice((page - 1) * perPage, page * perPage);
-      const headers: Record<string, string> = {};
-      if (page * perPage < list.length) {
-        const next = new URL(url);
-        next.searchParams.set("page", String(page + 1));
-        headers.link = `<${next}>; rel="next"`;
-      }
-      return answer(
-        200,
-        slice.map((s) => ({
-          url: "",
-          node_id: `SC_${s.id}`,
-          avatar_url: null,
-          creator: null,
-          ...s,
-        })),
-        headers,
+    const context = input.context ?? "default";
+    if (list.filter((s) => s.context.toLowerCase() === context.toLowerCase()).length >= 1000) {
+      return validation(
+        "context",
+        "This SHA and context has reached the maximum number of statuses.",
       );
     }
+    const now = new Date().toISOString();
+    const status: GitHubStatus = {
+      id: nextId++,
+      state: input.state,
+      description: input.description ?? null,
+      target_url: input.target_url ?? null,
+      context,
+      created_at: now,
+      updated_at: now,
+    };
+    statuses.set(`${repo}@${sha}`, [status, ...list]);
+    options.onStatus?.(sha, status);
+    const location = `${url.origin}${prefix}/repos/${repo}/statuses/${sha}`;
+    return answer(201, {
+      url: location,
+      node_id: `SC_${status.id}`,
+      avatar_url: null,
+      creator: null,
+      ...status,
+    }, {
+      location,
+    });
+  }
+
+  function page(url: URL, list: GitHubStatus[]): Response {
+    const perPage = Number(url.searchParams.get("per_page") ?? 30);
+    const n = Number(url.searchParams.get("page") ?? 1);
+    const headers: Record<string, string> = {};
+    if (n * perPage < list.length) {
+      const next = new URL(url);
+      next.searchParams.set("page", String(n + 1));
+      headers.link = `<${next}>; rel="next"`;
+    }
+    const items = list.slice((n - 1) * perPage, n * perPage)
+      .map((s) => ({ url: "", node_id: `SC_${s.id}`, avatar_url: null, creator: null, ...s }));
+    return answer(200, items, headers);
+  }
+
+  function combined(sha: string, list: GitHubStatus[]): Response {
     const latest = new Map<string, GitHubStatus>();
     for (const s of list) {
       if (!latest.has(s.context.toLowerCase())) latest.set(s.context.toLowerCase(), s);
@@ -287,38 +199,18 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
     return answer(200, { state, sha, total_count: all.length, statuses: all });
   }
 
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const res = await handle(req);
-    for (const l of [...listeners]) l();
-    return res;
-  });
-  const fake: FakeGitHub = {
-    url: `http://127.0.0.1:${server.addr.port}${prefix}`,
+  const statusesOf = (sha: string, repo = [...repos][0]!) => statuses.get(`${repo}@${sha}`) ?? [];
+  return Promise.resolve({
+    ...server,
+    url: `${server.origin}${prefix}`,
     statuses,
-    received,
-    violations,
     tokens,
-    faults,
-    statusesOf: (sha, repo = [...repos][0]!) => statuses.get(`${repo}@${sha}`) ?? [],
-    waitFor(predicate, what = "condition") {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (predicate()) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`fake GitHub: timed out waiting for ${what}`));
-        }, 30_000);
-        listeners.add(check);
-      });
-    },
-    close: () => server.shutdown(),
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
-  return Promise.resolve(fake);
+    statusesOf,
+    commitStatuses: (sha) =>
+      statusesOf(sha).slice().reverse().map((s) => {
+        const state = fromGitHubState(s.state, s.description ?? "");
+        const description = (s.description ?? "").replace(/^Canceled: /, "");
+        return { name: s.context, state, description };
+      }),
+  });
 }

@@ -1,0 +1,238 @@
+/**
+ * GitLab commit statuses (gitlab.com, self-managed, Dedicated) through `@gitbeaker/core`'s
+ * `Commits` resource. Gitbeaker's stock requester retries 429 and 502 ten times on its own and
+ * drops Retry-After; here it gets a one-attempt requester instead, so the outbox stays the only
+ * retry owner and sees GitLab's `Retry-After` / `RateLimit-Reset`.
+ *
+ * GitLab quirks handled (providers.md): a status is an external job that moves through a state
+ * machine. `pending` on a job that is already pending answers 400 "Cannot transition status via
+ * :enqueue from :pending": the notifier reads the status back and, when GitLab already shows the
+ * wanted state, counts it delivered (no retry loop); a final state always lands, as GitLab opens
+ * a new job once the old one finished. 409 (a concurrent update of the same commit) is retried.
+ * Without `ref`, GitLab attaches the status to the first branch holding the commit, creating an
+ * external pipeline when the commit has none.
+ *
+ * @module
+ */
+import { Commits } from "@gitbeaker/core";
+import { createRequesterFn } from "@gitbeaker/requester-utils";
+import type { GitRemote } from "../git_url.ts";
+import { providerFailure } from "./_errors.ts";
+import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
+
+/** The states GitLab accepts on create. */
+export type GitLabState = "pending" | "running" | "success" | "failed" | "canceled";
+
+/** Our states → GitLab's. */
+export const TO_GITLAB = {
+  pending: "pending",
+  succeeded: "success",
+  failed: "failed",
+  canceled: "canceled",
+} as const satisfies Record<State, GitLabState>;
+
+/** GitLab's job states → ours (everything in progress is pending). */
+export function fromGitLabState(status: string): State {
+  const own = Object.entries(TO_GITLAB).find(([, theirs]) => theirs === status);
+  if (own) return own[0] as State;
+  if (["canceling", "skipped"].includes(status)) return "canceled";
+  if (
+    ["created", "waiting_for_resource", "preparing", "running", "manual", "scheduled"].includes(
+      status,
+    )
+  ) return "pending";
+  return "failed";
+}
+
+/** Description limit we keep to (GitLab documents none; job fields are 255 characters). */
+export const GITLAB_DESCRIPTION_LIMIT = 255;
+
+/** The API base for a remote: `https://HOST/api/v4`. */
+export function defaultGitLabApiUrl(remote: GitRemote): string {
+  return `${remote.origin}${remote.basePath}/api/v4`;
+}
+
+/** Options for {@linkcode createGitLabNotifier}. */
+export interface GitLabOptions {
+  /** The repository. */
+  remote: GitRemote;
+  /** Token with api scope. */
+  token: string;
+  /** API base URL, ending in `/api/v4`; @default derived from the remote */
+  apiUrl?: string;
+  /** Time source for rate-limit resets; @default Date.now */
+  now?: () => number;
+}
+
+/** An HTTP failure as the one-attempt requester reports it. */
+class GitLabHttpError extends Error {
+  constructor(readonly status: number, readonly headers: Headers, message: string) {
+    super(message);
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+async function oneAttempt(endpoint: string, options?: Record<string, unknown>) {
+  const { prefixUrl, searchParams, method, headers, body, signal } = (options ?? {}) as {
+    prefixUrl?: string;
+    searchParams?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    signal?: AbortSignal;
+  };
+  const url = new URL(endpoint, prefixUrl?.endsWith("/") ? prefixUrl : `${prefixUrl}/`);
+  url.search = searchParams ?? "";
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const response = await fetch(url, {
+    method: method ?? "GET",
+    headers: { ...headers, "user-agent": "flux-status" },
+    ...(body !== undefined ? { body } : {}),
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch { /* plain text, e.g. "Retry later" */ }
+  if (!response.ok) {
+    const data = parsed as { message?: unknown; error?: unknown } | string | null;
+    const message = typeof data === "string"
+      ? data.trim().slice(0, 200)
+      : typeof data?.message === "string"
+      ? data.message
+      : JSON.stringify(data?.message ?? data?.error ?? "");
+    throw new GitLabHttpError(response.status, response.headers, message);
+  }
+  return {
+    body: parsed as Record<string, unknown>,
+    headers: Object.fromEntries(response.headers.entries()),
+    status: response.status,
+  };
+}
+
+/** A one-attempt requester whose requests end when `signal` aborts. */
+function requesterWith(signal?: AbortSignal) {
+  return createRequesterFn(
+    (_, options) => Promise.resolve(signal ? { ...options, signal } : options),
+    oneAttempt,
+  );
+}
+
+const HINTS: Record<number, string> = {
+  401: "check the token is valid and not expired",
+  403: "check the token has api scope and at least the Developer role",
+  404: "check the project path, that the token can see it, and that the commit is on a branch",
+};
+
+interface GitLabJob {
+  id: number;
+  status: string;
+  name: string;
+  description: string | null;
+  target_url: string | null;
+  created_at?: string;
+  finished_at?: string | null;
+}
+
+/**
+ * Creates the GitLab notifier; the project is addressed by its URL-encoded full path.
+ *
+ * @example
+ * ```ts
+ * const gl = createGitLabNotifier({ remote: parseGitUrl("git@gitlab.com:group/sub/app.git"), token });
+ * ```
+ */
+export function createGitLabNotifier(options: GitLabOptions): Notifier {
+  const { remote, token, now = Date.now } = options;
+  const apiUrl = (options.apiUrl ?? defaultGitLabApiUrl(remote)).replace(/\/+$/, "");
+  const host = apiUrl.replace(/\/api\/v4$/, "");
+  // Gitbeaker cannot take a signal per call, so each call gets a resource bound to its signal.
+  const commits = (signal?: AbortSignal) =>
+    new Commits({
+      host,
+      token,
+      requesterFn: requesterWith(signal),
+      rateLimits: {},
+      queryTimeout: null,
+    });
+  const project = `${remote.owner}/${remote.repo}`;
+
+  const fail = (err: unknown, doing: string): ProviderError => {
+    if (err instanceof ProviderError) return err;
+    if (err instanceof GitLabHttpError) {
+      return providerFailure({
+        provider: "gitlab",
+        label: "GitLab",
+        doing,
+        status: err.status,
+        message: err.message,
+        headers: err.headers,
+        now: now(),
+        hints: HINTS,
+      });
+    }
+    const timedOut = err instanceof Error && err.name === "TimeoutError";
+    return providerFailure({
+      provider: "gitlab",
+      label: "GitLab",
+      doing,
+      status: 0,
+      message: timedOut ? "the request timed out" : "no response arrived",
+      now: now(),
+    });
+  };
+
+  async function getStatus(sha: string, name: string, signal?: AbortSignal) {
+    try {
+      const jobs = await commits(signal).allStatuses(project, sha, {
+        name,
+      }) as unknown as GitLabJob[];
+      const ours = jobs.filter((j) => j.name === name).sort((a, b) => b.id - a.id)[0];
+      if (!ours) return undefined;
+      const status: ReadStatus = {
+        name,
+        state: fromGitLabState(ours.status),
+        description: ours.description ?? "",
+        ...(ours.target_url ? { targetUrl: ours.target_url } : {}),
+        ...(ours.finished_at ?? ours.created_at
+          ? { updatedAt: (ours.finished_at ?? ours.created_at)! }
+          : {}),
+      };
+      return status;
+    } catch (err) {
+      throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
+    }
+  }
+
+  return {
+    provider: "gitlab",
+    async setStatus(sha, status, signal) {
+      const doing = `set status on ${sha.slice(0, 7)}`;
+      try {
+        await commits(signal).editStatus(project, sha, TO_GITLAB[status.state], {
+          name: status.name,
+          description: truncate(status.description, GITLAB_DESCRIPTION_LIMIT),
+          ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+        });
+      } catch (err) {
+        if (
+          err instanceof GitLabHttpError && err.status === 400 &&
+          /cannot transition status/i.test(err.message)
+        ) {
+          const current = await getStatus(sha, status.name, signal);
+          if (current?.state === status.state) return; // already there: nothing to retry
+          throw new ProviderError(
+            `Cannot ${doing} as GitLab refused the transition to ${TO_GITLAB[status.state]} (now ${
+              current?.state ?? "absent"
+            }): ${err.message}`,
+            { provider: "gitlab", status: 400, retryable: false },
+          );
+        }
+        throw fail(err, doing);
+      }
+    },
+    getStatus,
+  };
+}
