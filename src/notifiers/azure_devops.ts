@@ -88,6 +88,19 @@ const HINTS: Record<number, string> = {
   404: "check the organization, project and repository names",
 };
 
+/** The HTTP answer behind one SDK call (the SDK hides 404 and 203 behind a null result). */
+interface Answer {
+  status?: number;
+  headers?: Record<string, string>;
+}
+
+interface SdkRestClient {
+  processResponse(
+    res: { message: { statusCode?: number; headers: Record<string, string> } },
+    options: unknown,
+  ): Promise<unknown>;
+}
+
 interface SdkError {
   statusCode?: number;
   message?: string;
@@ -121,6 +134,46 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     allowRedirects: false,
   }, "flux-status");
   const project = remote.project ?? remote.repo;
+  // The SDK turns a 404 (and an HTML 203) into a null result; record each answer's status where
+  // it passes. Calls run one at a time so the record belongs to the call that reads it (Azure
+  // DevOps' own limits make parallel calls pointless anyway).
+  let answer: Answer = {};
+  const rest = (git as unknown as { rest: SdkRestClient }).rest;
+  const processResponse = rest.processResponse.bind(rest);
+  rest.processResponse = (res, options) => {
+    answer = {
+      ...(res.message.statusCode ? { status: res.message.statusCode } : {}),
+      headers: res.message.headers,
+    };
+    return processResponse(res, options);
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Runs one SDK call after the previous one; a result that fails `isValid` (the SDK's stand-in
+   * for a 404 or a sign-in page) becomes the error its HTTP status means.
+   */
+  function call<T>(fn: () => Promise<T>, isValid: (result: T) => boolean): Promise<T> {
+    const run = queue.catch(() => {}).then(async () => {
+      answer = {};
+      const byStatus = (): SdkError => ({
+        statusCode: answer.status ?? 203,
+        message: answer.status === 404 ? "the repository or project was not found" : "",
+        ...(answer.headers ? { responseHeaders: answer.headers } : {}),
+      });
+      let result: T;
+      try {
+        result = await fn();
+      } catch (err) {
+        // The SDK fails on its own null result without saying why: the status does.
+        if ((err as SdkError)?.statusCode === undefined && answer.status) throw byStatus();
+        throw err;
+      }
+      if (result !== null && result !== undefined && isValid(result)) return result;
+      throw byStatus();
+    });
+    queue = run;
+    return run;
+  }
 
   const fail = (err: unknown, doing: string): ProviderError => {
     const e = err as SdkError;
@@ -157,20 +210,21 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     provider: "azure-devops",
     async setStatus(sha, status) {
       try {
-        const created = await git.createCommitStatus(
-          {
-            state: TO_AZURE[status.state],
-            description: truncate(status.description, AZURE_DESCRIPTION_LIMIT),
-            context: toAzureContext(status.name),
-            ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
-          },
-          sha,
-          remote.repo,
-          project,
+        await call(
+          () =>
+            git.createCommitStatus(
+              {
+                state: TO_AZURE[status.state] as unknown as GitStatusState,
+                description: truncate(status.description, AZURE_DESCRIPTION_LIMIT),
+                context: toAzureContext(status.name),
+                ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+              },
+              sha,
+              remote.repo,
+              project,
+            ),
+          (created) => typeof created === "object" && "state" in created,
         );
-        if (!created || typeof created !== "object" || !("state" in created)) {
-          throw { statusCode: 203 } satisfies SdkError;
-        }
       } catch (err) {
         throw fail(err, `set status on ${sha.slice(0, 7)}`);
       }
@@ -178,8 +232,10 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     async getStatus(sha, name): Promise<ReadStatus | undefined> {
       const context = toAzureContext(name);
       try {
-        const statuses = await git.getStatuses(sha, remote.repo, project, 1000, 0, true);
-        if (!Array.isArray(statuses)) throw { statusCode: 203 } satisfies SdkError;
+        const statuses = await call(
+          () => git.getStatuses(sha, remote.repo, project, 1000, 0, true),
+          Array.isArray,
+        );
         const ours = statuses
           .filter((s) =>
             (s.context?.genre ?? "") === context.genre && s.context?.name === context.name

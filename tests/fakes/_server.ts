@@ -54,6 +54,8 @@ export interface FakeServerOptions {
   route(call: Call): Response | Promise<Response>;
   /** Adjusts the query before validation (e.g. api-version carried in Accept). */
   queryFor?(request: Request, url: URL): URLSearchParams;
+  /** Rewrites a body the way the service reads it before validation (e.g. enum numbers). */
+  normalizeBody?(body: unknown): unknown;
   /** Answers requests that are outside the description but part of the real service. */
   extra?(request: Request, path: string): Response | undefined;
 }
@@ -118,6 +120,7 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
       return [res, body];
     }
     const query = o.queryFor?.(request, url) ?? url.searchParams;
+    if (o.normalizeBody && body !== undefined) body = o.normalizeBody(body);
     const checked = o.spec.check(request.method, path, query, body);
     if (checked.violations.length > 0) {
       violations.push(...checked.violations);

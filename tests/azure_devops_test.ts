@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { parseGitUrl } from "../src/git_url.ts";
+import {
+  createAzureDevOpsNotifier,
+  defaultAzureApiUrl,
+  fromAzureState,
+  TO_AZURE,
+  toAzureContext,
+} from "../src/notifiers/azure_devops.ts";
+import { ProviderError, STATES } from "../src/notifiers/notifier.ts";
+import { startFakeAzureDevOps } from "./fakes/azure_devops.ts";
+
+const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+const NAME = "flux-status/dev/sync";
+
+Deno.test("Azure DevOps state table maps both ways", async (t) => {
+  for (const state of STATES) {
+    await t.step(state, () => assert.equal(fromAzureState(TO_AZURE[state]), state));
+  }
+  assert.equal(fromAzureState("succeeded"), "succeeded");
+  assert.equal(fromAzureState("notApplicable"), "canceled");
+  assert.equal(fromAzureState("error"), "failed");
+  assert.equal(fromAzureState("notSet"), "pending");
+});
+
+Deno.test("Azure DevOps context is genre flux-status, name <instance>/<action>", () => {
+  assert.deepEqual(toAzureContext("flux-status/prod/workload"), {
+    genre: "flux-status",
+    name: "prod/workload",
+  });
+});
+
+Deno.test("defaultAzureApiUrl() finds the organization or collection URL", () => {
+  assert.equal(
+    defaultAzureApiUrl(parseGitUrl("https://org.visualstudio.com/p/_git/r")),
+    "https://dev.azure.com/org",
+  );
+  assert.equal(
+    defaultAzureApiUrl(parseGitUrl("git@ssh.dev.azure.com:v3/org/p/r")),
+    "https://dev.azure.com/org",
+  );
+  assert.equal(
+    defaultAzureApiUrl(parseGitUrl("https://tfs.corp/tfs/DefaultCollection/p/_git/r")),
+    "https://tfs.corp/tfs/DefaultCollection",
+  );
+});
+
+Deno.test("Azure DevOps notifier creates and reads back statuses the service accepts", async () => {
+  await using az = await startFakeAzureDevOps({ repos: ["acme/My Project/app"] });
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/My%20Project/_git/app"),
+    token: "test-token",
+    apiUrl: az.url,
+  });
+  await notifier.setStatus(SHA, { name: NAME, state: "pending", description: "Syncing" });
+  await notifier.setStatus(SHA, {
+    name: NAME,
+    state: "canceled",
+    description: "Superseded by 3f2a9c1",
+  });
+  assert.deepEqual(az.statusesOf(SHA).map((s) => [s.state, s.context]), [
+    ["pending", { genre: "flux-status", name: "dev/sync" }],
+    ["notApplicable", { genre: "flux-status", name: "dev/sync" }],
+  ]);
+  const read = await notifier.getStatus(SHA, NAME);
+  assert.deepEqual({ state: read?.state, description: read?.description }, {
+    state: "canceled",
+    description: "Superseded by 3f2a9c1",
+  });
+  assert.equal(await notifier.getStatus(SHA, "flux-status/dev/workload"), undefined);
+  assert.deepEqual(az.violations, []);
+});
+
+Deno.test("Azure DevOps notifier reports a bad PAT as an auth failure, never as success", async () => {
+  await using az = await startFakeAzureDevOps({ tokens: [] });
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
+    token: "bad",
+    apiUrl: az.url,
+  });
+  await assert.rejects(
+    notifier.setStatus(SHA, { name: NAME, state: "succeeded", description: "ok" }),
+    (err: Error) => {
+      assert.ok(err instanceof ProviderError);
+      assert.equal(err.status, 401);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /Azure DevOps answered 401/);
+      return true;
+    },
+  );
+  assert.equal(az.statusesOf(SHA).length, 0);
+});
+
+Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing repository", async () => {
+  await using az = await startFakeAzureDevOps();
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
+    token: "test-token",
+    apiUrl: az.url,
+  });
+  const status = { name: NAME, state: "succeeded" as const, description: "ok" };
+  await notifier.setStatus(SHA, status); // location lookup done
+  az.faults.push({
+    status: 429,
+    headers: { "retry-after": "9" },
+    body: { message: "Request was blocked due to exceeding usage of resource" },
+  });
+  await assert.rejects(notifier.setStatus(SHA, status), (err: ProviderError) => {
+    assert.equal(err.status, 429);
+    assert.equal(err.retryAfterMs, 9000);
+    return true;
+  });
+  const missing = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/nope"),
+    token: "test-token",
+    apiUrl: az.url,
+  });
+  await assert.rejects(missing.setStatus(SHA, status), (err: ProviderError) => {
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /answered 404 the repository or project was not found: check the organization/);
+    return true;
+  });
+});
