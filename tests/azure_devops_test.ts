@@ -117,7 +117,10 @@ Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing 
   });
   await assert.rejects(missing.setStatus(SHA, status), (err: ProviderError) => {
     assert.equal(err.retryable, false);
-    assert.match(err.message, /answered 404 the repository or project was not found: check the organization/);
+    assert.match(
+      err.message,
+      /answered 404 the repository or project was not found: check the organization/,
+    );
     return true;
   });
 });
