@@ -22,50 +22,6 @@ function daemonArgs(apiUrl: string, store: string, extra: string[] = []): string
   ];
 }
 
-Deno.test("daemon sets the sync status on every commit of a sync event", async () => {
-  await using dir = await tempDir();
-  await using gh = await startFakeGitHub();
-  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
-  await using fluxd = new FakeFluxd({ connect: daemon.connect });
-  const event = await fixture("event-sync.json");
-  const result = await fluxd.postEvent(event);
-  assert.equal(result.status, 200);
-  assert.ok(result.delivered, `fluxd would not count this delivered: ${result.body}`);
-  const [head, older] = [
-    "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9",
-    "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4",
-  ];
-  await gh.waitFor(
-    () => gh.statusesOf(head).length > 0 && gh.statusesOf(older).length > 0,
-    "both statuses",
-  );
-  for (const sha of [head, older]) {
-    const [status] = gh.statusesOf(sha);
-    assert.equal(status?.context, "flux-status/dev/sync");
-    assert.equal(status?.state, "success");
-    assert.equal(status?.description, "Synced 2f0ab35 (2 commits)");
-  }
-  assert.deepEqual(gh.violations, []);
-});
-
-Deno.test("daemon reports a sync with resource errors as failed, naming them within 140 characters", async () => {
-  await using dir = await tempDir();
-  await using gh = await startFakeGitHub();
-  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
-  await using fluxd = new FakeFluxd({ connect: daemon.connect });
-  assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
-  const sha = "a754de1d22760f279bebcc2697928d14d90cbc38";
-  await gh.waitFor(() => gh.statusesOf(sha).length > 0, "failed status");
-  const [status] = gh.statusesOf(sha);
-  assert.equal(status?.state, "failure");
-  assert.ok(status!.description!.length <= 140);
-  assert.match(
-    status!.description!,
-    /^Sync failed: 2 resources \(default:deployment\/podinfo, <cluster>:namespace\/payments/,
-  );
-  assert.deepEqual(gh.violations, []);
-});
-
 Deno.test("daemon treats an error-level sync event as a failure, never a success", async () => {
   await using dir = await tempDir();
   await using gh = await startFakeGitHub();
@@ -170,28 +126,4 @@ Deno.test("daemon upgrades every /vN/daemon path fluxd versions dial and never a
     assert.equal(fluxd.requests[0]?.method, "RPCServer.Ping");
     assert.deepEqual(fluxd.requests[0]?.params, [{}]);
   }
-});
-
-Deno.test("daemon delivers statuses accepted before a kill -9 after it restarts", async () => {
-  await using dir = await tempDir();
-  await using gh = await startFakeGitHub();
-  // GitHub is down while the first daemon runs: every request fails.
-  for (let i = 0; i < 1000; i++) {
-    gh.faults.push({ status: 503, body: { message: "Service Unavailable" } });
-  }
-  {
-    await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
-    await using fluxd = new FakeFluxd({ connect: daemon.connect });
-    assert.ok((await fluxd.postEvent(await fixture("event-sync.json"))).delivered);
-    await gh.waitFor(() => gh.received.length >= 1, "a failed delivery");
-    await daemon.kill();
-  }
-  gh.faults.length = 0;
-  const failedBefore = gh.received.length;
-  await using daemon = await startDaemonProcess(daemonArgs(gh.url, dir.path));
-  const head = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
-  await gh.waitFor(() => gh.statusesOf(head).length > 0, "status after restart");
-  assert.equal(gh.statusesOf(head)[0]?.state, "success");
-  assert.ok(failedBefore >= 1);
-  assert.equal(await daemon.terminate(), 0);
 });

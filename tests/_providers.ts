@@ -1,0 +1,83 @@
+/**
+ * The providers the end-to-end suite runs against, each as its fake server plus the daemon and
+ * CLI arguments that point flux-status at it. A suite written once loops over `PROVIDERS`.
+ *
+ * @module
+ */
+import type { State } from "../src/notifiers/notifier.ts";
+import { startFakeAzureDevOps } from "./fakes/azure_devops.ts";
+import { startFakeGitHub } from "./fakes/github.ts";
+import { startFakeGitLab } from "./fakes/gitlab.ts";
+import type { FakeServer } from "./fakes/_server.ts";
+import type { Violation } from "./fakes/openapi.ts";
+
+/** A running fake provider, seen the same way whatever the provider. */
+export interface FakeProvider extends FakeServer {
+  /** Daemon/CLI flags: git URL, API URL (no token). */
+  args: string[];
+  /** Env vars carrying `token` for this provider. */
+  tokenEnv(token: string): Record<string, string>;
+  /** Tokens the fake accepts (mutable). */
+  tokens: Set<string>;
+  /** Statuses set on a commit, oldest first, in our words. */
+  statuses(sha: string): { name: string; state: State; description: string }[];
+  violations: Violation[];
+}
+
+/** How to start one provider's fake. */
+export interface ProviderHarness {
+  name: "github" | "gitlab" | "azure-devops";
+  start(tokens?: string[]): Promise<FakeProvider>;
+}
+
+/** Every provider the suite covers. */
+export const PROVIDERS: ProviderHarness[] = [
+  {
+    name: "github",
+    async start(tokens = ["test-token"]) {
+      const fake = await startFakeGitHub({ tokens });
+      return {
+        ...fake,
+        args: ["--git-url", "git@github.com:acme/app.git", "--api-url", fake.url],
+        tokenEnv: (token) => ({ GITHUB_TOKEN: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+  {
+    name: "gitlab",
+    async start(tokens = ["test-token"]) {
+      const fake = await startFakeGitLab({ tokens, projects: ["acme/platform/app"] });
+      return {
+        ...fake,
+        args: [
+          "--git-url",
+          "ssh://git@gitlab.example.com:2222/acme/platform/app.git",
+          "--provider",
+          "gitlab",
+          "--api-url",
+          fake.url,
+        ],
+        tokenEnv: (token) => ({ GITLAB_TOKEN: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+  {
+    name: "azure-devops",
+    async start(tokens = ["test-token"]) {
+      const fake = await startFakeAzureDevOps({ tokens, repos: ["acme/Platform/app"] });
+      return {
+        ...fake,
+        args: [
+          "--git-url",
+          "https://acme@dev.azure.com/acme/Platform/_git/app",
+          "--api-url",
+          fake.url,
+        ],
+        tokenEnv: (token) => ({ FLUX_STATUS_AZDO_PAT: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+];
