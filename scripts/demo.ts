@@ -1,6 +1,7 @@
 /**
- * `deno task demo`: the real daemon against a simulated fluxd and a local fake GitHub, printing
- * each commit status as it lands. No cluster, no token, no network.
+ * `deno task demo [--provider github|gitlab|azure-devops]`: the real daemon against a simulated
+ * fluxd and a local fake of the provider, printing each commit status as it lands. No cluster, no
+ * token, no network.
  *
  * @module
  */
@@ -8,42 +9,55 @@ import { startDaemon } from "../daemon.ts";
 import { DaemonOptions } from "../src/config.ts";
 import { configureLogging } from "../src/logging.ts";
 import { FakeFluxd } from "../tests/fakes/fluxd.ts";
-import { startFakeGitHub } from "../tests/fakes/github.ts";
+import { PROVIDERS } from "../tests/_providers.ts";
 
 const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
 const PREVIOUS = "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
 const BROKEN = "c0ffee5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
+const ICONS: Record<string, string> = { pending: "…", succeeded: "✔", failed: "✘", canceled: "⊘" };
 
-const ICONS: Record<string, string> = { pending: "…", success: "✔", failure: "✘", error: "⊘" };
+const i = Deno.args.indexOf("--provider");
+const name = i >= 0 ? Deno.args[i + 1] : "github";
+const harness = PROVIDERS.find((p) => p.name === name);
+if (!harness) {
+  console.error(`error: --provider must be one of ${PROVIDERS.map((p) => p.name).join(", ")}`);
+  Deno.exit(2);
+}
 
 await configureLogging({ level: "warning", format: "pretty", secrets: [] });
 const store = await Deno.makeTempDir({ prefix: "flux-status-demo-" });
-let landed = 0;
-await using github = await startFakeGitHub({
-  tokens: ["demo-token"],
-  onStatus(sha, s) {
-    landed++;
-    const icon = ICONS[s.state] ?? "?";
-    console.log(
-      `${icon} ${sha.slice(0, 7)}  ${s.context.padEnd(26)} ${s.state.padEnd(8)} ${s.description}`,
-    );
-  },
-});
-const config = DaemonOptions.parse({
+await using provider = await harness.start(["demo-token"]);
+const daemon = await startDaemon(DaemonOptions.parse({
+  ...provider.config,
   instance: "demo",
-  gitUrl: "https://github.com/acme/app.git",
-  apiUrl: github.url,
-  githubToken: "demo-token",
+  [provider.tokenKey]: "demo-token",
   listen: "127.0.0.1:0",
   store: `${store}/kv.sqlite`,
   pollInterval: "400ms",
-});
-const daemon = await startDaemon(config);
+}));
 console.log(
-  `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake GitHub on ${github.url}\n`,
+  `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake ${harness.name} at ${provider.config.apiUrl}\n`,
 );
 
-// The simulated cluster: the api Deployment rolls out once GitHub shows its pending status.
+// Print every status the provider receives as it lands.
+const printed = new Map<string, number>();
+const landed = (n: number) =>
+  provider.waitFor(() => {
+    for (const sha of [HEAD, PREVIOUS, BROKEN]) {
+      const statuses = provider.statuses(sha);
+      for (const s of statuses.slice(printed.get(sha) ?? 0)) {
+        console.log(
+          `${ICONS[s.state]} ${sha.slice(0, 7)}  ${s.name.padEnd(26)} ${
+            s.state.padEnd(9)
+          } ${s.description}`,
+        );
+      }
+      printed.set(sha, statuses.length);
+    }
+    return [...printed.values()].reduce((a, b) => a + b, 0) >= n;
+  }, `${n} statuses`);
+
+// The simulated cluster: the api Deployment rolls out over a few polls.
 const api = (ready: number) => ({
   ID: "default:deployment/api",
   Status: ready === 3 ? "ready" : "updating",
@@ -67,7 +81,7 @@ fluxd.start();
 await fluxd.waitFor(() => fluxd.connected, "fluxd to connect");
 console.log("fluxd connected; it synced two commits:");
 await fluxd.postEvent(syncEvent([HEAD, PREVIOUS], []));
-await github.waitFor(() => landed >= 6, "sync and workload statuses");
+await landed(6);
 
 console.log("\nthen a commit whose manifest does not apply:");
 await fluxd.postEvent(syncEvent([BROKEN], [{
@@ -76,11 +90,13 @@ await fluxd.postEvent(syncEvent([BROKEN], [{
   Error:
     "running kubectl: exit status 1, stderr: spec.template.spec.containers[0].image: Required value",
 }]));
-await github.waitFor(() => landed >= 8, "failed sync status");
+await landed(8);
 
 await daemon.stop();
 await Deno.remove(store, { recursive: true });
-console.log("\nEach line above is a commit status GitHub received from flux-status.");
+console.log(
+  `\nEach line above is a commit status the fake ${harness.name} received from flux-status.`,
+);
 
 function syncEvent(commits: string[], errors: unknown[]) {
   const now = new Date().toISOString();

@@ -15,6 +15,10 @@ import type { Violation } from "./fakes/openapi.ts";
 export interface FakeProvider extends FakeServer {
   /** Daemon/CLI flags: git URL, API URL (no token). */
   args: string[];
+  /** The same as config values. */
+  config: { gitUrl: string; apiUrl: string; provider?: string };
+  /** The config key of this provider's token. */
+  tokenKey: "githubToken" | "gitlabToken" | "azdoPat";
   /** Env vars carrying `token` for this provider. */
   tokenEnv(token: string): Record<string, string>;
   /** Tokens the fake accepts (mutable). */
@@ -36,9 +40,12 @@ export const PROVIDERS: ProviderHarness[] = [
     name: "github",
     async start(tokens = ["test-token"]) {
       const fake = await startFakeGitHub({ tokens });
+      const config = { gitUrl: "git@github.com:acme/app.git", apiUrl: fake.url };
       return {
         ...fake,
-        args: ["--git-url", "git@github.com:acme/app.git", "--api-url", fake.url],
+        config,
+        tokenKey: "githubToken",
+        args: ["--git-url", config.gitUrl, "--api-url", fake.url],
         tokenEnv: (token) => ({ GITHUB_TOKEN: token }),
         statuses: fake.commitStatuses,
       };
@@ -48,16 +55,16 @@ export const PROVIDERS: ProviderHarness[] = [
     name: "gitlab",
     async start(tokens = ["test-token"]) {
       const fake = await startFakeGitLab({ tokens, projects: ["acme/platform/app"] });
+      const config = {
+        gitUrl: "ssh://git@gitlab.example.com:2222/acme/platform/app.git",
+        provider: "gitlab",
+        apiUrl: fake.url,
+      };
       return {
         ...fake,
-        args: [
-          "--git-url",
-          "ssh://git@gitlab.example.com:2222/acme/platform/app.git",
-          "--provider",
-          "gitlab",
-          "--api-url",
-          fake.url,
-        ],
+        config,
+        tokenKey: "gitlabToken",
+        args: ["--git-url", config.gitUrl, "--provider", "gitlab", "--api-url", fake.url],
         tokenEnv: (token) => ({ GITLAB_TOKEN: token }),
         statuses: fake.commitStatuses,
       };
@@ -67,14 +74,15 @@ export const PROVIDERS: ProviderHarness[] = [
     name: "azure-devops",
     async start(tokens = ["test-token"]) {
       const fake = await startFakeAzureDevOps({ tokens, repos: ["acme/Platform/app"] });
+      const config = {
+        gitUrl: "https://acme@dev.azure.com/acme/Platform/_git/app",
+        apiUrl: fake.url,
+      };
       return {
         ...fake,
-        args: [
-          "--git-url",
-          "https://acme@dev.azure.com/acme/Platform/_git/app",
-          "--api-url",
-          fake.url,
-        ],
+        config,
+        tokenKey: "azdoPat",
+        args: ["--git-url", config.gitUrl, "--api-url", fake.url],
         tokenEnv: (token) => ({ FLUX_STATUS_AZDO_PAT: token }),
         statuses: fake.commitStatuses,
       };

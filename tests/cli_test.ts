@@ -134,6 +134,22 @@ Deno.test("a bad flag or missing token is a one-line error naming the flag, exit
       "fast",
     ], /^error: --poll-interval expected a duration/],
     [["daemon", "--github-token", "x"], /^error: --git-url is required/],
+    [
+      ["daemon", "--git-url", "git@gitlab.com:g/sub/app.git", "--github-token", "x"],
+      /^error: --gitlab-token is required for gitlab/,
+    ],
+    [
+      ["daemon", "--git-url", "https://dev.azure.com/o/p/_git/r"],
+      /^error: --azdo-pat is required for azure-devops/,
+    ],
+    [
+      ["daemon", "--git-url", "https://git.corp/g/app.git", "--provider", "gitlab"],
+      /^error: --gitlab-token is required for gitlab/,
+    ],
+    [
+      ["daemon", "--git-url", "https://bitbucket.org/ws/app.git"],
+      /^error: Cannot set statuses on bitbucket as it is not supported yet/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     await t.step(args.join(" "), async () => {
