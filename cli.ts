@@ -32,7 +32,7 @@ function sources(flags: Record<string, unknown>) {
 }
 
 async function readStatus(config: StatusConfig): Promise<number> {
-  const notifier = notifierFor(config);
+  const notifier = await notifierFor(config);
   const name = statusName(config.instance, config.action);
   const status = await notifier.getStatus(config.commitId, name);
   if (!status) {

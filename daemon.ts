@@ -53,7 +53,7 @@ export function notifierFor(
     DaemonConfig,
     "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat"
   >,
-): Notifier {
+): Promise<Notifier> {
   let remote;
   try {
     remote = parseGitUrl(config.gitUrl, config.provider);
@@ -77,7 +77,7 @@ export function notifierFor(
  */
 export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
   const clock = deps.clock ?? systemClock;
-  const notifier = deps.notifier ?? notifierFor(config);
+  const notifier = deps.notifier ?? await notifierFor(config);
   const [hostname, port] = splitListen(config.listen);
 
   await Deno.mkdir(dirname(config.store), { recursive: true });

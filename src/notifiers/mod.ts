@@ -5,9 +5,6 @@
  */
 import { ConfigError } from "../config.ts";
 import type { GitRemote, ProviderName } from "../git_url.ts";
-import { createAzureDevOpsNotifier } from "./azure_devops.ts";
-import { createGitHubNotifier } from "./github.ts";
-import { createGitLabNotifier } from "./gitlab.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** The tokens a notifier may need, keyed as the config names them. */
@@ -20,16 +17,28 @@ export interface Tokens {
   azdoPat?: string | undefined;
 }
 
+type Options = { remote: GitRemote; token: string; apiUrl?: string };
+
 interface Factory {
   /** Which token this provider uses. */
   token: keyof Tokens;
-  create(options: { remote: GitRemote; token: string; apiUrl?: string }): Notifier;
+  /** Loads the provider's module (and its SDK) only when it is used: start-up stays fast. */
+  create(options: Options): Promise<Notifier>;
 }
 
 const FACTORIES: Partial<Record<ProviderName, Factory>> = {
-  github: { token: "githubToken", create: createGitHubNotifier },
-  gitlab: { token: "gitlabToken", create: createGitLabNotifier },
-  "azure-devops": { token: "azdoPat", create: createAzureDevOpsNotifier },
+  github: {
+    token: "githubToken",
+    create: async (o) => (await import("./github.ts")).createGitHubNotifier(o),
+  },
+  gitlab: {
+    token: "gitlabToken",
+    create: async (o) => (await import("./gitlab.ts")).createGitLabNotifier(o),
+  },
+  "azure-devops": {
+    token: "azdoPat",
+    create: async (o) => (await import("./azure_devops.ts")).createAzureDevOpsNotifier(o),
+  },
 };
 
 /** Options for {@linkcode createNotifier}. */
@@ -47,7 +56,9 @@ export interface CreateNotifierOptions {
  *
  * @throws {ConfigError} when the provider is not supported yet or its token is missing
  */
-export function createNotifier({ remote, tokens, apiUrl }: CreateNotifierOptions): Notifier {
+export function createNotifier(
+  { remote, tokens, apiUrl }: CreateNotifierOptions,
+): Promise<Notifier> {
   const factory = FACTORIES[remote.provider];
   if (!factory) {
     const supported = Object.keys(FACTORIES).join(", ");
