@@ -1,27 +1,38 @@
 /**
- * The flux-status command line: `daemon` (the fluxd sidecar) and `status` (read a commit's
- * status back). One exit path: `error: <message>` on stderr and the exit codes in README.md.
+ * The flux-status command line: `daemon` (the fluxd sidecar), `status` (read a commit's status
+ * back, or wait for it as a CI gate) and `version`. One exit path: `error: <message>` on stderr
+ * and the exit codes in README.md (src/gate.ts).
  *
  * @module
  */
 import { Command, CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
-import denoJson from "./deno.json" with { type: "json" };
-import { runDaemon } from "./daemon.ts";
-import { addOptions, ConfigError, resolveConfig, type StatusConfig } from "./src/config.ts";
+import { notifierFor, runDaemon } from "./daemon.ts";
+import {
+  addOptions,
+  ConfigError,
+  formatDuration,
+  resolveConfig,
+  type StatusConfig,
+} from "./src/config.ts";
+import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
 import { configureLogging } from "./src/logging.ts";
-import { ProviderError, statusName } from "./src/notifiers/notifier.ts";
-import { notifierFor } from "./daemon.ts";
-
-/** Exit codes; README.md documents them. */
-export const EXIT = {
-  ok: 0,
-  notFound: 1,
-  usage: 2,
-  provider: 4,
-} as const;
+import {
+  type Action,
+  ProviderError,
+  type ReadStatus,
+  statusName,
+} from "./src/notifiers/notifier.ts";
+import { COMMIT, VERSION } from "./src/version.ts";
 
 const log = getLogger(["flux-status", "cli"]);
+
+const EXIT_HELP = `
+Exit codes of status:
+  without --wait  0 the status was found and printed, 1 no such status yet
+  with --wait     0 succeeded, 1 failed, 3 canceled (superseded),
+                  124 --timeout passed while pending or absent
+  always          2 bad flag or configuration, 4 provider or token error`;
 
 function sources(flags: Record<string, unknown>) {
   return {
@@ -31,33 +42,108 @@ function sources(flags: Record<string, unknown>) {
   };
 }
 
-async function readStatus(config: StatusConfig): Promise<number> {
-  const notifier = await notifierFor(config);
-  const name = statusName(config.instance, config.action);
-  const status = await notifier.getStatus(config.commitId, name);
-  if (!status) {
-    console.error(`error: no status ${name} on ${config.commitId} yet`);
-    return EXIT.notFound;
+function render(
+  config: StatusConfig,
+  name: string,
+  status: ReadStatus | undefined,
+): string {
+  if (config.output === "text") {
+    return status
+      ? `${name}: ${status.state}${status.description ? ` - ${status.description}` : ""}`
+      : `${name}: absent`;
   }
-  console.log(JSON.stringify({
-    name: status.name,
-    state: status.state,
-    description: status.description,
-    ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
-    ...(status.updatedAt ? { updatedAt: status.updatedAt } : {}),
-    commit: config.commitId,
-  }));
-  return EXIT.ok;
+  return JSON.stringify(
+    status
+      ? {
+        name: status.name,
+        state: status.state,
+        description: status.description,
+        ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+        ...(status.updatedAt ? { updatedAt: status.updatedAt } : {}),
+        commit: config.commitId,
+      }
+      : { name, state: "absent", commit: config.commitId },
+  );
 }
 
-/** Builds the program; exported for tests of its help and options. */
+async function readStatus(config: StatusConfig): Promise<number> {
+  const notifier = await notifierFor(config);
+  const actions: Action[] = config.action === "all" ? ["sync", "workload"] : [config.action];
+  const names = actions.map((a) => statusName(config.instance, a));
+  const read = (name: string, signal?: AbortSignal) =>
+    notifier.getStatus(config.commitId, name, signal);
+
+  if (!config.wait) {
+    const found = await Promise.all(names.map((n) => read(n)));
+    const missing = names.filter((_, i) => !found[i]);
+    for (const [i, name] of names.entries()) {
+      if (found[i]) console.log(render(config, name, found[i]));
+    }
+    if (missing.length > 0) {
+      console.error(`error: no status ${missing.join(", ")} on ${config.commitId} yet`);
+      return EXIT_CODES.failed;
+    }
+    return EXIT_CODES.succeeded;
+  }
+
+  const progress = createProgress(Deno.stderr.isTerminal());
+  const result = await waitForStatuses({
+    read,
+    names,
+    timeoutMs: config.timeout,
+    intervalMs: config.waitInterval,
+    onChange: (name, status, elapsed) => progress.change(name, status, elapsed),
+    onWait: (ms, elapsed) => progress.wait(ms, elapsed),
+  });
+  progress.done();
+  for (const name of names) console.log(render(config, name, result.statuses.get(name)));
+  const code = exitCodeFor(names.map((n) => result.statuses.get(n)?.state));
+  if (result.timedOut) {
+    console.error(
+      `error: timed out after ${formatDuration(config.timeout)} waiting for ${names.join(", ")}`,
+    );
+  }
+  return code;
+}
+
+/** Progress on stderr: a live line on a terminal, one line per state change in a pipe or CI log. */
+function createProgress(live: boolean) {
+  const enc = new TextEncoder();
+  const states = new Map<string, string>();
+  const line = (elapsed: number) =>
+    `waiting ${formatDuration(elapsed)}: ` +
+    [...states].map(([n, s]) => `${n} ${s}`).join(", ");
+  const write = (text: string) => Deno.stderr.writeSync(enc.encode(text));
+  return {
+    change(name: string, status: ReadStatus | undefined, elapsed: number) {
+      states.set(name, status?.state ?? "absent");
+      if (!live) {
+        const why = status?.description ? ` (${status.description})` : "";
+        write(`${formatDuration(elapsed)} ${name}: ${status?.state ?? "absent"}${why}\n`);
+      }
+    },
+    async wait(ms: number, elapsed: number) {
+      if (!live) return;
+      // Refresh the elapsed time every second while waiting (the caller's sleep does the rest).
+      for (let t = 0; t < ms - 1000; t += 1000) {
+        write(`\r\x1b[K${line(elapsed + t)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      write(`\r\x1b[K${line(elapsed + ms)}`);
+    },
+    done() {
+      if (live) write("\r\x1b[K");
+    },
+  };
+}
+
+/** Builds the program; `run` receives the exit code of the command that ran. */
 export function buildProgram(run: (code: number) => void): Command {
   const program = new Command("flux-status")
     .description("Commit statuses for Flux v1 syncs and rollouts")
-    .version(denoJson.version)
+    .version(VERSION, "-V, --version")
     .exitOverride()
-    .configureOutput({ outputError: () => {} })
-    .showHelpAfterError(false);
+    .configureOutput({ outputError: () => {} });
 
   addOptions(
     program.command("daemon")
@@ -71,12 +157,13 @@ export function buildProgram(run: (code: number) => void): Command {
       secrets: [config.githubToken, config.gitlabToken, config.azdoPat, config.connectToken],
     });
     await runDaemon(config);
-    run(EXIT.ok);
+    run(EXIT_CODES.succeeded);
   });
 
   addOptions(
     program.command("status")
-      .description("Print a commit's flux-status status as one JSON line"),
+      .description("Print a commit's flux-status status (one JSON object per line), or wait for it")
+      .addHelpText("after", EXIT_HELP),
     "status",
   ).action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig("status", sources(flags));
@@ -87,28 +174,54 @@ export function buildProgram(run: (code: number) => void): Command {
     });
     run(await readStatus(config));
   });
+
+  program.command("version")
+    .description("Print the version, the git commit it was built from and the Deno version")
+    .action(async () => {
+      console.log(
+        `flux-status ${VERSION} (commit ${await sourceCommit()}, deno ${Deno.version.deno})`,
+      );
+      run(EXIT_CODES.succeeded);
+    });
   return program;
+}
+
+/** The stamped commit of a release binary; from source, what git says (when it can). */
+async function sourceCommit(): Promise<string> {
+  if (COMMIT !== "unknown") return COMMIT;
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["rev-parse", "--short=12", "HEAD"],
+      cwd: new URL(".", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const sha = new TextDecoder().decode(out.stdout).trim();
+    return out.success && sha ? `${sha} (source)` : COMMIT;
+  } catch {
+    return COMMIT;
+  }
 }
 
 function exitCode(err: unknown): number {
   if (err instanceof CommanderError) {
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return err.exitCode === 0 ? EXIT_CODES.succeeded : EXIT_CODES.usage;
   }
-  if (err instanceof ConfigError) return EXIT.usage;
-  if (err instanceof ProviderError) return EXIT.provider;
+  if (err instanceof ConfigError) return EXIT_CODES.usage;
+  if (err instanceof ProviderError) return EXIT_CODES.provider;
   return 1;
 }
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let code: number = EXIT.ok;
+  let code: number = EXIT_CODES.succeeded;
   const program = buildProgram((c) => (code = c));
   try {
     await program.parseAsync(args, { from: "user" });
     return code;
   } catch (err) {
     const exit = exitCode(err);
-    if (exit !== EXIT.ok) {
+    if (exit !== EXIT_CODES.succeeded) {
       const message = err instanceof CommanderError
         ? err.message.replace(/^error: /, "")
         : err instanceof Error

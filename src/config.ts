@@ -141,7 +141,11 @@ export const StatusOptions = z.object({
     /^[0-9a-fA-F]{4,64}$/,
     "expected a commit SHA",
   ),
-  action: z.enum(["sync", "workload"]).default("workload"),
+  action: z.enum(["sync", "workload", "all"]).default("workload"),
+  wait: bool(false),
+  timeout: duration("10m").refine((ms) => ms > 0, "must be more than 0"),
+  waitInterval: duration("5s").refine((ms) => ms > 0, "must be more than 0"),
+  output: z.enum(["json", "text"]).default("json"),
 });
 
 /** Parsed daemon configuration. */
@@ -205,7 +209,14 @@ export const OPTION_META: Record<string, OptionMeta> = {
   targetUrl: { help: "Link set on every status", value: "<url>" },
   maxEventBytes: { help: "Largest event body accepted from fluxd, in bytes", value: "<bytes>" },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
-  action: { help: "Which status to read: sync or workload", value: "<action>" },
+  action: { help: "Which status to read: sync, workload or all", value: "<action>" },
+  wait: { help: "Wait until the status is terminal (see exit codes)", boolean: true },
+  timeout: { help: "With --wait: give up after this long (exit 124)", value: "<duration>" },
+  waitInterval: {
+    help: "With --wait: first wait between reads, growing by half up to 1m",
+    value: "<duration>",
+  },
+  output: { help: "Output: json (one object per line) or text", value: "<format>" },
 };
 
 const SCHEMAS = { daemon: DaemonOptions, status: StatusOptions } as const;

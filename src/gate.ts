@@ -1,0 +1,116 @@
+/**
+ * `status` as a CI gate: read a commit's statuses, optionally wait with backoff until they are
+ * terminal, and turn the outcome into an exit code a pipeline can branch on.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { isTerminal, ProviderError, type ReadStatus, type State } from "./notifiers/notifier.ts";
+
+/** Exit codes of `flux-status status`; README.md and `--help` document them. */
+export const EXIT_CODES = {
+  /** Every status succeeded (or, without --wait: the status was found). */
+  succeeded: 0,
+  /** A status failed (or, without --wait: no such status yet). */
+  failed: 1,
+  /** Bad flag, missing token or unusable configuration. */
+  usage: 2,
+  /** A status was canceled (superseded by a newer sync). */
+  canceled: 3,
+  /** The provider refused (token, permissions) or could not be read. */
+  provider: 4,
+  /** --timeout passed with a status still pending or absent (as timeout(1) does). */
+  timedOut: 124,
+} as const;
+
+/**
+ * The exit code for a set of final reads: failed beats canceled beats still pending/absent.
+ *
+ * @example
+ * ```ts
+ * exitCodeFor(["succeeded", "canceled"]); // 3
+ * ```
+ */
+export function exitCodeFor(states: readonly (State | undefined)[]): number {
+  if (states.includes("failed")) return EXIT_CODES.failed;
+  if (states.includes("canceled")) return EXIT_CODES.canceled;
+  if (states.some((s) => s === undefined || s === "pending")) return EXIT_CODES.timedOut;
+  return EXIT_CODES.succeeded;
+}
+
+/** Options of {@linkcode waitForStatuses}. */
+export interface WaitOptions {
+  /** Reads one status by name; undefined when absent. */
+  read(name: string, signal?: AbortSignal): Promise<ReadStatus | undefined>;
+  /** Status names to wait for. */
+  names: string[];
+  /** Give up after this long, in ms. */
+  timeoutMs: number;
+  /** First wait between reads, in ms; grows by half each read up to `maxIntervalMs`. */
+  intervalMs: number;
+  /** Longest wait between reads. @default 60000 */
+  maxIntervalMs?: number;
+  /** Time source. @default systemClock */
+  clock?: Clock;
+  /** Called whenever a status is first seen or changes state. */
+  onChange?(name: string, status: ReadStatus | undefined, elapsedMs: number): void;
+  /** Called before each wait with how long it will be, for progress display. */
+  onWait?(ms: number, elapsedMs: number): Promise<void> | void;
+  /** Stops waiting. */
+  signal?: AbortSignal;
+}
+
+/** What waiting ended with. */
+export interface WaitResult {
+  /** The last read of each name (undefined: absent). */
+  statuses: Map<string, ReadStatus | undefined>;
+  /** Whether the timeout passed before every status was terminal. */
+  timedOut: boolean;
+}
+
+/**
+ * Reads the statuses until every one is terminal or `timeoutMs` passes. Transient provider errors
+ * (5xx, network, rate limits) are waited out, never sooner than the provider's Retry-After;
+ * token and permission errors end the wait at once.
+ *
+ * @throws {ProviderError} when the provider refuses for good or for the token
+ */
+export async function waitForStatuses(options: WaitOptions): Promise<WaitResult> {
+  const { read, names, timeoutMs, intervalMs, maxIntervalMs = 60_000, clock = systemClock } =
+    options;
+  const start = clock.now();
+  const statuses = new Map<string, ReadStatus | undefined>();
+  const seen = new Set<string>();
+  let interval = intervalMs;
+  for (;;) {
+    let wait = interval;
+    try {
+      for (const name of names) {
+        const before = statuses.get(name);
+        if (before && isTerminal(before.state)) continue;
+        const now = await read(name, options.signal);
+        statuses.set(name, now);
+        if (!seen.has(name) || now?.state !== before?.state) {
+          seen.add(name);
+          options.onChange?.(name, now, clock.now() - start);
+        }
+      }
+      interval = Math.min(maxIntervalMs, Math.round(interval * 1.5));
+    } catch (err) {
+      const fatal = !(err instanceof ProviderError) || !err.retryable || err.status === 401 ||
+        err.status === 403;
+      if (fatal) throw err;
+      wait = Math.max(interval, err.retryAfterMs ?? 0);
+    }
+    const done = names.every((n) => {
+      const s = statuses.get(n);
+      return s !== undefined && isTerminal(s.state);
+    });
+    if (done) return { statuses, timedOut: false };
+    const left = start + timeoutMs - clock.now();
+    if (left <= 0) return { statuses, timedOut: true };
+    wait = Math.min(wait, left);
+    await options.onWait?.(wait, clock.now() - start);
+    await clock.sleep(wait, options.signal);
+  }
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { exitCodeFor, waitForStatuses } from "../src/gate.ts";
+import { ProviderError } from "../src/notifiers/notifier.ts";
+import { type FakeGitHub, type GitHubStatus, startFakeGitHub } from "./fakes/github.ts";
+import { ManualClock } from "./fakes/clock.ts";
+import { runCli } from "./_cli.ts";
+
+const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+const args = (gh: FakeGitHub, extra: string[] = []) => [
+  "status",
+  "--instance",
+  "dev",
+  "--git-url",
+  "https://github.com/acme/app",
+  "--api-url",
+  gh.url,
+  "--commit-id",
+  SHA,
+  "--wait",
+  "--wait-interval",
+  "20ms",
+  ...extra,
+];
+const env = { GITHUB_TOKEN: "test-token" };
+
+function add(gh: FakeGitHub, context: string, state: string, description: string) {
+  const now = new Date().toISOString();
+  const list = gh.statuses.get(`acme/app@${SHA}`) ?? [];
+  const s: GitHubStatus = {
+    id: list.length + 1,
+    state,
+    description,
+    target_url: null,
+    context,
+    created_at: now,
+    updated_at: now,
+  };
+  gh.statuses.set(`acme/app@${SHA}`, [s, ...list]);
+}
+
+const gets = (gh: FakeGitHub) => gh.received.filter((r) => r.method === "GET").length;
+
+Deno.test("exitCodeFor() ranks failed over canceled over pending", () => {
+  assert.equal(exitCodeFor(["succeeded"]), 0);
+  assert.equal(exitCodeFor(["succeeded", "failed", "canceled"]), 1);
+  assert.equal(exitCodeFor(["canceled", "pending"]), 3);
+  assert.equal(exitCodeFor(["succeeded", undefined]), 124);
+  assert.equal(exitCodeFor(["pending"]), 124);
+});
+
+Deno.test("status --wait follows pending to succeeded, one stderr line per change, exit 0", async () => {
+  await using gh = await startFakeGitHub();
+  const cli = runCli(args(gh), env);
+  await gh.waitFor(() => gets(gh) >= 1, "first read");
+  add(gh, "flux-status/dev/workload", "pending", "Rolling out 2 workloads");
+  await gh.waitFor(() => gets(gh) >= 3, "reads after pending");
+  add(gh, "flux-status/dev/workload", "success", "Rolled out 2 workloads");
+  const out = await cli;
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout).state, "succeeded");
+  const lines = out.stderr.trim().split("\n").map((l) => l.replace(/^\S+ /, ""));
+  assert.deepEqual(lines, [
+    "flux-status/dev/workload: absent",
+    "flux-status/dev/workload: pending (Rolling out 2 workloads)",
+    "flux-status/dev/workload: succeeded (Rolled out 2 workloads)",
+  ]);
+});
+
+Deno.test("status --wait exits 1 on failed, 3 on canceled", async (t) => {
+  for (
+    const [state, description, code] of [["failure", "Rollout failed", 1], [
+      "error",
+      "Canceled: Superseded by 3f2a9c1",
+      3,
+    ]] as const
+  ) {
+    await t.step(state, async () => {
+      await using gh = await startFakeGitHub();
+      add(gh, "flux-status/dev/workload", state, description);
+      const out = await runCli(args(gh), env);
+      assert.equal(out.code, code, out.stderr);
+    });
+  }
+});
+
+Deno.test("status --wait exits 124 when the timeout passes while pending or absent", async () => {
+  await using gh = await startFakeGitHub();
+  add(gh, "flux-status/dev/sync", "success", "Synced");
+  const out = await runCli(args(gh, ["--action", "all", "--timeout", "200ms"]), env);
+  assert.equal(out.code, 124, out.stderr);
+  assert.match(
+    out.stderr,
+    /error: timed out after 200ms waiting for flux-status\/dev\/sync, flux-status\/dev\/workload/,
+  );
+  const lines = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.name, l.state]), [["flux-status/dev/sync", "succeeded"], [
+    "flux-status/dev/workload",
+    "absent",
+  ]]);
+});
+
+Deno.test("status --wait waits out a rate limit and exits 4 on a bad token", async () => {
+  await using gh = await startFakeGitHub();
+  add(gh, "flux-status/dev/workload", "success", "Rolled out");
+  gh.faults.push({
+    status: 429,
+    headers: { "retry-after": "0" },
+    body: { message: "You have exceeded a secondary rate limit" },
+  });
+  const ok = await runCli(args(gh, ["--output", "text"]), env);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), "flux-status/dev/workload: succeeded - Rolled out");
+  const bad = await runCli(args(gh), { GITHUB_TOKEN: "nope" });
+  assert.equal(bad.code, 4);
+  assert.match(bad.stderr, /^error: Cannot read statuses of 2f0ab35 as GitHub answered 401/m);
+});
+
+Deno.test("waitForStatuses() backs off by half each read", async () => {
+  const clock = new ManualClock();
+  const waits: number[] = [];
+  let reads = 0;
+  const done = waitForStatuses({
+    read: () => {
+      reads++;
+      return Promise.resolve(
+        reads >= 4 ? { name: "n", state: "succeeded", description: "" } : undefined,
+      );
+    },
+    names: ["n"],
+    timeoutMs: 60_000,
+    intervalMs: 1000,
+    clock,
+    onWait: (ms) => {
+      waits.push(ms);
+      clock.whenSleeping().then(() => clock.advance(ms));
+    },
+  });
+  const result = await done;
+  assert.equal(result.timedOut, false);
+  assert.deepEqual(waits, [1000, 1500, 2250]);
+});
+
+Deno.test("waitForStatuses() waits at least the provider's Retry-After on a transient error", async () => {
+  const clock = new ManualClock();
+  const waits: number[] = [];
+  let reads = 0;
+  await waitForStatuses({
+    read: () => {
+      reads++;
+      if (reads === 1) {
+        return Promise.reject(
+          new ProviderError("rate limited", {
+            provider: "x",
+            status: 429,
+            retryable: true,
+            retryAfterMs: 30_000,
+          }),
+        );
+      }
+      return Promise.resolve({ name: "n", state: "failed", description: "" });
+    },
+    names: ["n"],
+    timeoutMs: 600_000,
+    intervalMs: 1000,
+    clock,
+    onWait: (ms) => {
+      waits.push(ms);
+      clock.whenSleeping().then(() => clock.advance(ms));
+    },
+  });
+  assert.deepEqual(waits, [30_000]);
+});
+
+Deno.test("waitForStatuses() never waits past the timeout and reports it", async () => {
+  const clock = new ManualClock();
+  const waits: number[] = [];
+  const result = await waitForStatuses({
+    read: () => Promise.resolve({ name: "n", state: "pending", description: "" }),
+    names: ["n"],
+    timeoutMs: 2000,
+    intervalMs: 1000,
+    clock,
+    onWait: (ms) => {
+      waits.push(ms);
+      clock.whenSleeping().then(() => clock.advance(ms));
+    },
+  });
+  assert.equal(result.timedOut, true);
+  assert.deepEqual(waits, [1000, 1000]);
+  assert.equal(result.statuses.get("n")?.state, "pending");
+});
