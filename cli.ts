@@ -122,14 +122,8 @@ function createProgress(live: boolean) {
         write(`${formatDuration(elapsed)} ${name}: ${status?.state ?? "absent"}${why}\n`);
       }
     },
-    async wait(ms: number, elapsed: number) {
-      if (!live) return;
-      // Refresh the elapsed time every second while waiting (the caller's sleep does the rest).
-      for (let t = 0; t < ms - 1000; t += 1000) {
-        write(`\r\x1b[K${line(elapsed + t)}`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      write(`\r\x1b[K${line(elapsed + ms)}`);
+    wait(ms: number, elapsed: number) {
+      if (live) write(`\r\x1b[K${line(elapsed)}, next read in ${formatDuration(ms)}`);
     },
     done() {
       if (live) write("\r\x1b[K");

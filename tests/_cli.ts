@@ -1,9 +1,12 @@
 /**
- * Test helpers that run the real entry point, `deno run -A cli.ts`, as a subprocess (deployctl's
- * tests/utils.ts shape) and collect everything it prints.
+ * Test helpers that run the real entry point, `deno run cli.ts`, as a subprocess (deployctl's
+ * tests/utils.ts shape) and collect everything it prints. It runs with the permissions release
+ * binaries bake in (scripts/compile.ts), so the suite proves they are enough.
  *
  * @module
  */
+
+import { PERMISSIONS } from "../scripts/compile.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -13,7 +16,7 @@ export async function runCli(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", CLI, ...args],
+    args: ["run", ...PERMISSIONS, "--quiet", CLI, ...args],
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
@@ -47,7 +50,7 @@ export async function startDaemonProcess(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-A",
+      ...PERMISSIONS,
       "--quiet",
       CLI,
       "daemon",
