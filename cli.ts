@@ -13,6 +13,7 @@ import {
   ConfigError,
   formatDuration,
   resolveConfig,
+  secretValues,
   type StatusConfig,
 } from "./src/config.ts";
 import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
@@ -148,7 +149,7 @@ export function buildProgram(run: (code: number) => void): Command {
     await configureLogging({
       level: config.logLevel,
       format: config.logFormat,
-      secrets: [config.githubToken, config.gitlabToken, config.azdoPat, config.connectToken],
+      secrets: secretValues(config),
     });
     await runDaemon(config);
     run(EXIT_CODES.succeeded);
@@ -164,7 +165,7 @@ export function buildProgram(run: (code: number) => void): Command {
     await configureLogging({
       level: config.logLevel,
       format: config.logFormat,
-      secrets: [config.githubToken, config.gitlabToken, config.azdoPat],
+      secrets: secretValues(config),
     });
     run(await readStatus(config));
   });

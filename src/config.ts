@@ -329,6 +329,20 @@ function camel(flag: string): string {
 }
 
 /**
+ * Every secret value set in a config (for the log sink's mask).
+ *
+ * @example
+ * ```ts
+ * secretValues({ githubToken: "ghp_x", instance: "dev" }); // ["ghp_x"]
+ * ```
+ */
+export function secretValues(config: Record<string, unknown>): string[] {
+  return Object.entries(OPTION_META)
+    .filter(([key, meta]) => meta.secret && typeof config[key] === "string")
+    .map(([key]) => config[key] as string);
+}
+
+/**
  * The only printable form of a config: every secret replaced by `***`.
  *
  * @example

@@ -64,6 +64,7 @@ for (const provider of PROVIDERS) {
     assert.ok((await fluxd.postEvent(await fixture("event-sync.json"))).delivered);
     await landed(p, HEAD, "workload", "succeeded");
     await landed(p, OLDER, "workload", "succeeded");
+    await landed(p, HEAD, "sync", "succeeded");
     assert.deepEqual(show(p, HEAD, "sync"), ["succeeded: Synced 2f0ab35 (2 commits)"]);
     assert.deepEqual(show(p, HEAD, "workload"), [
       "pending: Rolling out 2 workloads",
@@ -108,6 +109,7 @@ for (const provider of PROVIDERS) {
     await fluxd.waitFor(() => fluxd.connected, "connection");
     assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
     await landed(p, FAILED, "workload", "failed");
+    await landed(p, FAILED, "sync", "failed");
     assert.match(
       show(p, FAILED, "sync")[0]!,
       /^failed: Sync failed: 2 resources \(default:deployment\/podinfo, <cluster>:namespace\/payments\)/,

@@ -59,3 +59,21 @@ export function providerFailure(f: Failure): ProviderError {
     },
   );
 }
+
+/**
+ * The ProviderError for a call that got no HTTP answer (network error or timeout).
+ *
+ * @param f who, what, when; `status`, `message` and `headers` are filled in here
+ * @param err what the HTTP client threw
+ */
+export function noAnswer(
+  f: Omit<Failure, "status" | "message" | "headers">,
+  err: unknown,
+): ProviderError {
+  const timedOut = err instanceof Error && err.name === "TimeoutError";
+  return providerFailure({
+    ...f,
+    status: 0,
+    message: timedOut ? "the request timed out" : "no response arrived",
+  });
+}

@@ -7,7 +7,7 @@
  */
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
-import { providerFailure } from "./_errors.ts";
+import { noAnswer, providerFailure } from "./_errors.ts";
 import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
 
 /** GitHub's state words. */
@@ -161,17 +161,7 @@ const HINTS: Record<number, string> = {
 
 function toProviderError(err: unknown, doing: string, now: number): ProviderError {
   const response = (err as OctokitErrorShape)?.response;
-  if (!response) {
-    const timedOut = err instanceof Error && err.name === "TimeoutError";
-    return providerFailure({
-      provider: "github",
-      label: "GitHub",
-      doing,
-      status: 0,
-      message: timedOut ? "the request timed out" : "no response arrived",
-      now,
-    });
-  }
+  if (!response) return noAnswer({ provider: "github", label: "GitHub", doing, now }, err);
   const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;
   const message = [data?.message, ...(data?.errors ?? []).map((x) => x.message)]
     .filter(Boolean).join(": ");

@@ -17,7 +17,7 @@
 import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
-import { providerFailure } from "./_errors.ts";
+import { noAnswer, providerFailure } from "./_errors.ts";
 import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
 
 /** The states GitLab accepts on create. */
@@ -173,15 +173,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
         hints: HINTS,
       });
     }
-    const timedOut = err instanceof Error && err.name === "TimeoutError";
-    return providerFailure({
-      provider: "gitlab",
-      label: "GitLab",
-      doing,
-      status: 0,
-      message: timedOut ? "the request timed out" : "no response arrived",
-      now: now(),
-    });
+    return noAnswer({ provider: "gitlab", label: "GitLab", doing, now: now() }, err);
   };
 
   async function getStatus(sha: string, name: string, signal?: AbortSignal) {
