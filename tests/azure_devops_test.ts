@@ -91,6 +91,30 @@ Deno.test("Azure DevOps notifier reports a bad PAT as an auth failure, never as 
   assert.equal(az.statusesOf(SHA).length, 0);
 });
 
+Deno.test("Azure DevOps notifier reads a 203 sign-in page as an auth failure, on create and read", async () => {
+  await using az = await startFakeAzureDevOps({ tokens: [], honorSuppress: false });
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
+    token: "expired",
+    apiUrl: az.url,
+  });
+  for (
+    const call of [
+      () => notifier.setStatus(SHA, { name: NAME, state: "succeeded", description: "ok" }),
+      () => notifier.getStatus(SHA, NAME),
+    ]
+  ) {
+    await assert.rejects(call(), (err: Error) => {
+      assert.ok(err instanceof ProviderError);
+      assert.equal(err.status, 401);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /answered 401 with a sign-in page instead of JSON: check the PAT/);
+      return true;
+    });
+  }
+  assert.ok(az.received.some((r) => r.status === 203));
+});
+
 Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing repository", async () => {
   await using az = await startFakeAzureDevOps();
   const notifier = createAzureDevOpsNotifier({

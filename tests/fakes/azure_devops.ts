@@ -44,6 +44,8 @@ export interface FakeAzureOptions {
   repos?: string[];
   /** Called with each status created. */
   onStatus?: (sha: string, status: AzureStatus) => void;
+  /** Answer a bad PAT with the 203 sign-in page even when asked to suppress it. @default true */
+  honorSuppress?: boolean;
 }
 
 /** A running fake Azure DevOps. */
@@ -118,7 +120,8 @@ export function startFakeAzureDevOps(options: FakeAzureOptions = {}): Promise<Fa
       const basic = /^basic\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
       const pat = basic ? atob(basic).split(":").slice(1).join(":") : undefined;
       if (pat && tokens.has(pat)) return;
-      if (request.headers.get("x-tfs-fedauthredirect")?.toLowerCase() === "suppress") {
+      const suppress = request.headers.get("x-tfs-fedauthredirect")?.toLowerCase() === "suppress";
+      if (suppress && options.honorSuppress !== false) {
         return new Response(null, {
           status: 401,
           headers: { "www-authenticate": 'Basic realm="https://dev.azure.com/"' },
