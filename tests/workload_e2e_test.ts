@@ -160,7 +160,9 @@ Deno.test("a daemon killed mid-rollout resumes the watch after restart and reach
   });
   fluxd.start();
   await delivered(gh, HEAD, "success");
-  assert.deepEqual(workload(gh, HEAD), [
+  // Delivery is at least once: a kill -9 between GitHub's answer and the KV commit re-sends
+  // the same status after restart, so repeats are folded before comparing.
+  assert.deepEqual(workload(gh, HEAD).filter((s, k, all) => s !== all[k - 1]), [
     "pending: Rolling out 2 workloads",
     "success: Rolled out 2 workloads",
   ]);

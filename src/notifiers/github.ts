@@ -1,10 +1,17 @@
 /**
  * GitHub commit statuses (github.com, GHEC with data residency, GitHub Enterprise Server) through
- * `@octokit/rest`. Retries are not done here: each failure becomes a {@linkcode ProviderError}
- * carrying the wait GitHub asked for, and the outbox owns every retry (see src/outbox.ts).
+ * `@octokit/rest`.
+ *
+ * `@octokit/plugin-throttling` paces requests the way GitHub asks (content-creating POSTs one at a
+ * time, a second apart, which keeps a burst of statuses under the secondary rate limit), but its
+ * handlers decline to retry: each failure becomes a {@linkcode ProviderError} carrying the wait
+ * GitHub asked for (Retry-After, x-ratelimit-reset), and the outbox owns every retry, durably (see
+ * src/outbox.ts). `@octokit/plugin-retry` is not used: it would be a second, in-memory retry loop
+ * for the 5xx and network errors the outbox already retries.
  *
  * @module
  */
+import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
@@ -25,6 +32,7 @@ export const TO_GITHUB = {
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
 const CANCELED_PREFIX = "Canceled: ";
+const ThrottledOctokit = Octokit.plugin(throttling);
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** GitHub's state → ours; `error` is `canceled` only when we wrote it so. */
@@ -66,12 +74,14 @@ export interface GitHubOptions {
 export function createGitHubNotifier(options: GitHubOptions): Notifier {
   const { remote, token, now = Date.now } = options;
   const baseUrl = (options.apiUrl ?? defaultGitHubApiUrl(remote)).replace(/\/+$/, "");
-  const octokit = new Octokit({
+  const octokit = new ThrottledOctokit({
     auth: token,
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
     request: { retries: 0 },
+    // Pace, never retry: a declined limit reaches the outbox as a ProviderError with its wait.
+    throttle: { onRateLimit: () => false, onSecondaryRateLimit: () => false },
   });
   const { owner, repo } = remote;
 
