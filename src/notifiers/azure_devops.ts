@@ -22,6 +22,7 @@ import {
   type ProviderError,
   type ReadStatus,
   type State,
+  stateFor,
   truncate,
 } from "./notifier.ts";
 
@@ -40,9 +41,8 @@ export function fromAzureState(state: GitStatusState | string | undefined): Stat
       (state.charAt(0).toUpperCase() + state.slice(1)) as keyof typeof GitStatusState
     ]
     : state;
-  const own = Object.entries(TO_AZURE).find(([, theirs]) => theirs === value);
-  if (own) return own[0] as State;
-  return value === GitStatusState.NotSet ? "pending" : "failed";
+  const own = value === undefined ? undefined : stateFor<GitStatusState>(TO_AZURE, value);
+  return own ?? (value === GitStatusState.NotSet ? "pending" : "failed");
 }
 
 /** The genre every flux-status status carries. */
@@ -214,7 +214,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
           () =>
             git.createCommitStatus(
               {
-                state: TO_AZURE[status.state] as unknown as GitStatusState,
+                state: TO_AZURE[status.state],
                 description: truncate(status.description, AZURE_DESCRIPTION_LIMIT),
                 context: toAzureContext(status.name),
                 ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),

@@ -15,7 +15,14 @@ import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
-import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
+import {
+  type Notifier,
+  ProviderError,
+  type ReadStatus,
+  type State,
+  stateFor,
+  truncate,
+} from "./notifier.ts";
 
 /** GitHub's state words. */
 export type GitHubState = "pending" | "success" | "failure" | "error";
@@ -38,8 +45,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** GitHub's state → ours; `error` is `canceled` only when we wrote it so. */
 export function fromGitHubState(state: string, description: string): State {
   if (state === "error") return description.startsWith(CANCELED_PREFIX) ? "canceled" : "failed";
-  const entry = Object.entries(TO_GITHUB).find(([, theirs]) => theirs === state);
-  return entry ? entry[0] as State : "failed";
+  return stateFor<string>(TO_GITHUB, state) ?? "failed";
 }
 
 /** The API base for a remote: api.github.com, api.SUB.ghe.com, or https://HOST/api/v3. */

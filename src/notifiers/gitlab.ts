@@ -18,7 +18,14 @@ import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
-import { type Notifier, ProviderError, type ReadStatus, type State, truncate } from "./notifier.ts";
+import {
+  type Notifier,
+  ProviderError,
+  type ReadStatus,
+  type State,
+  stateFor,
+  truncate,
+} from "./notifier.ts";
 
 /** The states GitLab accepts on create. */
 export type GitLabState = "pending" | "running" | "success" | "failed" | "canceled";
@@ -33,8 +40,8 @@ export const TO_GITLAB = {
 
 /** GitLab's job states → ours (everything in progress is pending). */
 export function fromGitLabState(status: string): State {
-  const own = Object.entries(TO_GITLAB).find(([, theirs]) => theirs === status);
-  if (own) return own[0] as State;
+  const own = stateFor<string>(TO_GITLAB, status);
+  if (own) return own;
   if (["canceling", "skipped"].includes(status)) return "canceled";
   if (
     ["created", "waiting_for_resource", "preparing", "running", "manual", "scheduled"].includes(

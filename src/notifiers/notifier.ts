@@ -107,6 +107,21 @@ export function statusName(instance: string, action: Action): string {
 }
 
 /**
+ * Reads a provider's word back through a notifier's state table (the inverse of the table).
+ *
+ * @param table our state → the provider's word
+ * @param word what the provider answered
+ * @returns our state, or undefined when the word is not in the table
+ * @example
+ * ```ts
+ * stateFor({ pending: "pending", succeeded: "success", failed: "failure", canceled: "error" }, "success"); // "succeeded"
+ * ```
+ */
+export function stateFor<W>(table: Record<State, W>, word: W): State | undefined {
+  return STATES.find((state) => table[state] === word);
+}
+
+/**
  * Cuts `text` to at most `max` characters, ending with "…" when cut.
  *
  * @param text the description
