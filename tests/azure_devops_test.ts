@@ -148,3 +148,26 @@ Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing 
     return true;
   });
 });
+
+Deno.test("Azure DevOps notifier reads back past the first page of 1000 statuses", async () => {
+  await using az = await startFakeAzureDevOps();
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
+    token: "test-token",
+    apiUrl: az.url,
+  });
+  await notifier.setStatus(SHA, { name: "other/0", state: "succeeded", description: "x" });
+  const list = az.statusesOf(SHA);
+  for (let i = 1; i < 1000; i++) {
+    list.push({ ...list[0]!, id: 1000 + i, context: { name: `other/${i}` } });
+  }
+  await notifier.setStatus(SHA, { name: NAME, state: "failed", description: "Sync failed" });
+  assert.equal(az.statusesOf(SHA).length, 1001);
+  assert.equal((await notifier.getStatus(SHA, NAME))?.state, "failed");
+  assert.deepEqual(
+    az.received.filter((r) => r.method === "GET").map((r) =>
+      new URLSearchParams(r.query).get("skip")
+    ),
+    ["0", "1000"],
+  );
+});

@@ -45,6 +45,9 @@ export function fromAzureState(state: GitStatusState | string | undefined): Stat
   return own ?? (value === GitStatusState.NotSet ? "pending" : "failed");
 }
 
+/** Statuses read per request (`top`); later pages are read with `skip`. */
+const PAGE_SIZE = 1000;
+
 /** The genre every flux-status status carries. */
 export const AZURE_GENRE = "flux-status";
 
@@ -232,10 +235,15 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     async getStatus(sha, name): Promise<ReadStatus | undefined> {
       const context = toAzureContext(name);
       try {
-        const statuses = await call(
-          () => git.getStatuses(sha, remote.repo, project, 1000, 0, true),
-          Array.isArray,
-        );
+        const statuses = [];
+        for (let skip = 0;; skip += PAGE_SIZE) {
+          const page = await call(
+            () => git.getStatuses(sha, remote.repo, project, PAGE_SIZE, skip, true),
+            Array.isArray,
+          );
+          statuses.push(...page);
+          if (page.length < PAGE_SIZE) break;
+        }
         const ours = statuses
           .filter((s) =>
             (s.context?.genre ?? "") === context.genre && s.context?.name === context.name
