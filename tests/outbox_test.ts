@@ -132,6 +132,20 @@ Deno.test("Outbox waits out GitHub's primary rate limit until x-ratelimit-reset"
   assert.equal(box.settled[1]?.outcome, "delivered");
 });
 
+Deno.test("Outbox stops at the fake's own primary limit and resumes after its reset", async () => {
+  await using gh = await startFakeGitHub({ rateLimit: 1, rateLimitResetSeconds: 600 });
+  await using box = await setup(gh);
+  await box.outbox.enqueue([change("succeeded", "first", SHA)]);
+  await box.settledCount(1);
+  await box.outbox.enqueue([change("succeeded", "second", OTHER)]);
+  await box.settledCount(2);
+  const [first, second] = box.settled;
+  assert.equal(first?.outcome, "delivered");
+  assert.equal(second?.outcome, "retry");
+  assert.ok(second!.delayMs! > 590_000 && second!.delayMs! <= 602_000, `delay ${second!.delayMs}`);
+  assert.match(second!.error!, /403 API rate limit exceeded/);
+});
+
 Deno.test("Outbox honours Retry-After on GitHub's secondary rate limit (403 and 429)", async (t) => {
   for (const status of [403, 429]) {
     await t.step(`status ${status}`, async () => {

@@ -46,6 +46,10 @@ export interface FakeGitHubOptions {
   prefix?: string;
   /** Called with each status created. */
   onStatus?: (sha: string, status: GitHubStatus) => void;
+  /** Requests per window before the primary rate limit answers 403. @default 5000 */
+  rateLimit?: number;
+  /** Seconds until the rate-limit window resets (x-ratelimit-reset). @default 3600 */
+  rateLimitResetSeconds?: number;
 }
 
 /** A running fake GitHub. */
@@ -71,12 +75,14 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const statuses = new Map<string, GitHubStatus[]>();
   let nextId = 1;
-  let remaining = 5000;
+  const limit = options.rateLimit ?? 5000;
+  const reset = Math.floor(Date.now() / 1000) + (options.rateLimitResetSeconds ?? 3600);
+  let remaining = limit;
   const rateHeaders = () => ({
-    "x-ratelimit-limit": "5000",
+    "x-ratelimit-limit": String(limit),
     "x-ratelimit-remaining": String(remaining),
-    "x-ratelimit-used": String(5000 - remaining),
-    "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600),
+    "x-ratelimit-used": String(limit - remaining),
+    "x-ratelimit-reset": String(reset),
     "x-ratelimit-resource": "core",
   });
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -113,7 +119,15 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
       if (!m) return answer(404, { message: "Not Found", documentation_url: DOCS });
       const repo = `${m[1]}/${m[2]}`;
       if (!repos.has(repo)) return answer(404, { message: "Not Found", documentation_url: DOCS });
-      remaining = Math.max(0, remaining - 1);
+      if (remaining === 0) {
+        return answer(403, {
+          message:
+            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+          documentation_url:
+            "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+        });
+      }
+      remaining--;
       if (operation === "repos/create-commit-status") return create(url, repo, m[3]!, body);
       const list = statuses.get(`${repo}@${m[4]}`) ?? [];
       return m[5] === "statuses" ? page(url, list) : combined(m[4]!, list);
