@@ -187,26 +187,15 @@ export class Outbox {
    */
   async run(signal: AbortSignal, abortDeliveries: AbortSignal = signal): Promise<void> {
     while (!signal.aborted) {
-      const now = this.#clock.now();
-      let nextDue = Infinity;
-      for await (const { key, value } of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
-        const id = `${value.sha}/${value.action}`;
-        if (this.#inFlight.has(id)) continue;
-        if (value.notBefore > now) {
-          nextDue = Math.min(nextDue, value.notBefore);
-          continue;
-        }
-        if (this.#inFlight.size >= this.#concurrency) break;
-        const delivery = this.#deliver(key as Key, abortDeliveries).catch((err) => {
-          log.error("Delivery of {id} failed in the outbox itself: {error}", {
-            id,
-            error: err instanceof Error ? err.message : String(err),
-          });
-        }).finally(() => {
-          this.#inFlight.delete(id);
-          this.notify();
+      let nextDue: number;
+      try {
+        nextDue = await this.#startDue(abortDeliveries);
+      } catch (err) {
+        // The store failed (disk full, closed): say so and try again shortly, never crash.
+        log.error("Cannot read the outbox: {error}", {
+          error: err instanceof Error ? err.message : String(err),
         });
-        this.#inFlight.set(id, delivery);
+        nextDue = this.#clock.now() + this.#policy.baseMs;
       }
       const wake = this.#wake;
       if (wake.signal.aborted) {
@@ -219,6 +208,32 @@ export class Outbox {
       if (wake.signal.aborted) this.#wake = new AbortController();
     }
     await Promise.allSettled(this.#inFlight.values());
+  }
+
+  /** Starts deliveries of due entries (up to the concurrency); returns when the next one is due. */
+  async #startDue(abortDeliveries: AbortSignal): Promise<number> {
+    const now = this.#clock.now();
+    let nextDue = Infinity;
+    for await (const { key, value } of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+      const id = `${value.sha}/${value.action}`;
+      if (this.#inFlight.has(id)) continue;
+      if (value.notBefore > now) {
+        nextDue = Math.min(nextDue, value.notBefore);
+        continue;
+      }
+      if (this.#inFlight.size >= this.#concurrency) break;
+      const delivery = this.#deliver(key as Key, abortDeliveries).catch((err) => {
+        log.error("Delivery of {id} failed in the outbox itself: {error}", {
+          id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }).finally(() => {
+        this.#inFlight.delete(id);
+        this.notify();
+      });
+      this.#inFlight.set(id, delivery);
+    }
+    return nextDue;
   }
 
   async #deliver(key: Key, signal: AbortSignal): Promise<void> {

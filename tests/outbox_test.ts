@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseGitUrl } from "../src/git_url.ts";
 import { createGitHubNotifier } from "../src/notifiers/github.ts";
-import type { StatusChange } from "../src/notifiers/notifier.ts";
+import type { Notifier, StatusChange } from "../src/notifiers/notifier.ts";
 import { Outbox, type Settled } from "../src/outbox.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { type FakeGitHub, startFakeGitHub } from "./fakes/github.ts";
@@ -213,4 +213,24 @@ Deno.test("Outbox drops a change GitHub refuses for good (404, 422) and goes on"
   await box.settledCount(1);
   assert.equal(box.settled[0]?.outcome, "dropped");
   assert.match(box.settled[0]!.error!, /422/);
+});
+
+Deno.test("Outbox keeps running when its store fails, and stops cleanly", async () => {
+  await using dir = await tempDir();
+  const kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const clock = new ManualClock();
+  const notifier: Notifier = {
+    provider: "none",
+    setStatus: () => Promise.resolve(),
+    getStatus: () => Promise.resolve(undefined),
+  };
+  const outbox = new Outbox({ kv, notifier, instance: "dev", clock });
+  const controller = new AbortController();
+  const running = outbox.run(controller.signal);
+  await clock.whenSleeping();
+  kv.close();
+  outbox.notify(); // the loop reads the closed store: it must log and wait, not reject
+  await clock.whenSleeping();
+  controller.abort();
+  await running;
 });
