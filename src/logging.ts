@@ -29,7 +29,9 @@ export interface LoggingOptions {
 export async function configureLogging(options: LoggingOptions): Promise<void> {
   const { level, format, write = writeStderr } = options;
   const secrets = options.secrets.filter((s): s is string => !!s && s.length >= 4);
-  const formatter = format === "json" ? getJsonLinesFormatter() : getTextFormatter();
+  const formatter = format === "json"
+    ? getJsonLinesFormatter()
+    : getTextFormatter({ value: "bare" });
   const sink = (record: LogRecord) => {
     let line = formatter(record);
     for (const s of secrets) line = line.replaceAll(s, "***");
