@@ -15,7 +15,7 @@ import { createWorkloadLister } from "./src/flux/workloads.ts";
 import { GitUrlError, parseGitUrl } from "./src/git_url.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
-import { Outbox, type RetryPolicy } from "./src/outbox.ts";
+import { Outbox } from "./src/outbox.ts";
 import { createHandler } from "./src/server.ts";
 import { Watcher } from "./src/watcher.ts";
 
@@ -27,18 +27,12 @@ export interface DaemonDeps {
   clock?: Clock;
   /** Notifier to use instead of the one the config names. */
   notifier?: Notifier;
-  /** Outbox retry timing. */
-  retry?: Partial<RetryPolicy>;
-  /** Called once the server listens. */
-  onListen?: (addr: Deno.NetAddr) => void;
 }
 
 /** A running daemon. */
 export interface Daemon {
   /** Where it listens. */
   addr: Deno.NetAddr;
-  /** The outbox, for inspection. */
-  outbox: Outbox;
   /** Stops taking events, drains deliveries up to `deadlineMs`, closes everything. */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -90,7 +84,6 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     instance: config.instance,
     clock,
     ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
-    ...(deps.retry ? { retry: deps.retry } : {}),
   });
   const delivering = outbox.run(controller.signal, hardStop.signal);
   const link = new FluxLink();
@@ -149,14 +142,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     signal: controller.signal,
     onListen: (a) => {
       log.info("Listening on {hostname}:{port} for fluxd", { hostname: a.hostname, port: a.port });
-      deps.onListen?.(a as Deno.NetAddr);
     },
   }, handler);
 
   let stopped: Promise<void> | undefined;
   return {
     addr: server.addr,
-    outbox,
     stop(deadlineMs = 10_000) {
       stopped ??= (async () => {
         log.info("Stopping: draining deliveries for up to {deadlineMs} ms", { deadlineMs });

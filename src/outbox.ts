@@ -237,11 +237,13 @@ export class Outbox {
   }
 
   async #deliver(key: Key, signal: AbortSignal): Promise<void> {
-    const current = await this.#kv.get<OutboxEntry>(key);
+    const deliveredKey = keyOf("delivered", key[1], key[2]);
+    const [current, delivered] = await this.#kv.getMany<[OutboxEntry, CommitStatus]>([
+      key,
+      deliveredKey,
+    ]);
     const entry = current.value;
     if (!entry) return;
-    const deliveredKey = keyOf("delivered", entry.sha, entry.action);
-    const delivered = await this.#kv.get<CommitStatus>(deliveredKey);
     if (delivered.value && sameStatus(delivered.value, entry.status)) {
       log.debug("Skipped {context} on {sha}: identical to the last delivered", {
         context: entry.status.name,

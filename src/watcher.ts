@@ -100,8 +100,10 @@ export class Watcher {
    */
   async plan(outcome: SyncOutcome, op: Deno.AtomicOperation): Promise<StatusChange[]> {
     const { kv, clock } = this.#o;
-    const existing = await kv.get<Watch>(watchKey(outcome.head));
-    const judged = await kv.get<string>(judgedKey(outcome.head));
+    const [existing, judged] = await kv.getMany<[Watch, string]>([
+      watchKey(outcome.head),
+      judgedKey(outcome.head),
+    ]);
     op.check(existing, judged);
     if (existing.value || judged.value) return [];
 

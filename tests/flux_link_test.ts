@@ -82,6 +82,7 @@ Deno.test("RpcClient reads fragmented replies over 4 KiB and Go-escaped IDs", as
   assert.equal(reply.Result.length, 30);
   assert.equal(reply.Result[29]!.ID, "<cluster>:namespace/n29");
   assert.deepEqual(fluxd.requests[1], { method: "RPCServer.ListServices", params: [""], id: 1 });
+  assert.equal(fluxd.textFramesIgnored, 0, "requests must go in binary frames: fluxd drops text");
 });
 
 Deno.test("RpcClient rejects with fluxd's error string for a method fluxd does not serve", async () => {

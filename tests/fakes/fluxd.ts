@@ -405,12 +405,6 @@ export class FakeFluxd {
     } catch { /* closed */ }
   }
 
-  /** Sends a raw frame on the current socket (for protocol tests). */
-  async sendFrame(opcode: number, payload: Uint8Array): Promise<void> {
-    if (!this.#conn) throw new Error("fake fluxd: not connected");
-    await writeFrame(this.#conn, opcode, payload);
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
