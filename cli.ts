@@ -7,19 +7,21 @@
  */
 import { Command, CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
-import { notifierFor, runDaemon } from "./daemon.ts";
 import {
   addOptions,
   ConfigError,
   formatDuration,
+  notifierOptions,
   resolveConfig,
   secretValues,
   type StatusConfig,
 } from "./src/config.ts";
 import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
 import { configureLogging } from "./src/logging.ts";
+import { createNotifier } from "./src/notifiers/mod.ts";
 import {
   type Action,
+  NotifierError,
   ProviderError,
   type ReadStatus,
   statusName,
@@ -68,7 +70,7 @@ function render(
 }
 
 async function readStatus(config: StatusConfig): Promise<number> {
-  const notifier = await notifierFor(config);
+  const notifier = await createNotifier(notifierOptions(config));
   const actions: Action[] = config.action === "all" ? ["sync", "workload"] : [config.action];
   const names = actions.map((a) => statusName(config.instance, a));
   const read = (name: string, signal?: AbortSignal) =>
@@ -151,6 +153,8 @@ export function buildProgram(run: (code: number) => void): Command {
       format: config.logFormat,
       secrets: secretValues(config),
     });
+    // Loaded only for this command: `status` never loads the daemon.
+    const { runDaemon } = await import("./daemon.ts");
     await runDaemon(config);
     run(EXIT_CODES.succeeded);
   });
@@ -202,7 +206,7 @@ function exitCode(err: unknown): number {
   if (err instanceof CommanderError) {
     return err.exitCode === 0 ? EXIT_CODES.succeeded : EXIT_CODES.usage;
   }
-  if (err instanceof ConfigError) return EXIT_CODES.usage;
+  if (err instanceof ConfigError || err instanceof NotifierError) return EXIT_CODES.usage;
   if (err instanceof ProviderError) return EXIT_CODES.provider;
   return 1;
 }

@@ -8,11 +8,10 @@
 import { getLogger } from "@logtape/logtape";
 import { dirname } from "node:path";
 import { type Clock, systemClock } from "./src/clock.ts";
-import { ConfigError, type DaemonConfig } from "./src/config.ts";
-import { syncChanges, type SyncOutcome } from "./src/flux/events.ts";
+import { type DaemonConfig, notifierOptions } from "./src/config.ts";
 import { FluxLink } from "./src/flux/link.ts";
+import { createIntake } from "./src/intake.ts";
 import { createWorkloadLister } from "./src/flux/workloads.ts";
-import { GitUrlError, parseGitUrl } from "./src/git_url.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
 import { Outbox } from "./src/outbox.ts";
@@ -38,40 +37,13 @@ export interface Daemon {
 }
 
 /**
- * Builds the notifier a config names.
- *
- * @throws {ConfigError} on a bad git URL, unsupported provider or missing token
- */
-export function notifierFor(
-  config: Pick<
-    DaemonConfig,
-    "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat"
-  >,
-): Promise<Notifier> {
-  let remote;
-  try {
-    remote = parseGitUrl(config.gitUrl, config.provider);
-  } catch (err) {
-    if (err instanceof GitUrlError) {
-      throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
-    }
-    throw err;
-  }
-  return createNotifier({
-    remote,
-    tokens: config,
-    ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
-  });
-}
-
-/**
  * Starts the daemon.
  *
  * @throws {ConfigError} before anything starts, when the config cannot work
  */
 export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
   const clock = deps.clock ?? systemClock;
-  const notifier = deps.notifier ?? await notifierFor(config);
+  const notifier = deps.notifier ?? await createNotifier(notifierOptions(config));
   const [hostname, port] = splitListen(config.listen);
 
   await Deno.mkdir(dirname(config.store), { recursive: true });
@@ -95,26 +67,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       list: createWorkloadLister(link, config.fluxUrl),
       pollIntervalMs: config.pollInterval,
       pollTimeoutMs: config.pollTimeout,
+      helmGraceMs: config.helmGrace,
     })
     : undefined;
   const watching = watcher?.run(controller.signal) ?? Promise.resolve();
 
-  /** Stores an event's statuses (and its watch) in one KV commit; retried on a write race. */
-  async function accept(outcome: SyncOutcome): Promise<number> {
-    for (let attempt = 1;; attempt++) {
-      const op = kv.atomic();
-      const changes = [...syncChanges(outcome), ...(await watcher?.plan(outcome, op) ?? [])];
-      outbox.stage(op, changes);
-      if ((await op.commit()).ok) {
-        outbox.notify();
-        watcher?.notify();
-        return changes.length;
-      }
-      if (attempt === 3) {
-        throw new Error("Cannot store the event as its KV commit kept conflicting");
-      }
-    }
-  }
+  const accept = createIntake({ kv, outbox, ...(watcher ? { watcher } : {}) });
 
   const handler = createHandler({
     ...(config.connectToken ? { connectToken: config.connectToken } : {}),

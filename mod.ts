@@ -11,12 +11,14 @@ export {
   type ProviderName,
   PROVIDERS,
 } from "./src/git_url.ts";
-export { createNotifier, type CreateNotifierOptions, type Tokens } from "./src/notifiers/mod.ts";
+export { createNotifier, type CreateNotifierOptions } from "./src/notifiers/mod.ts";
 export {
   type Action,
   type CommitStatus,
+  type FailureKind,
   isTerminal,
   type Notifier,
+  NotifierError,
   ProviderError,
   type ReadStatus,
   type State,

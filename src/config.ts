@@ -7,7 +7,8 @@
  */
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { PROVIDERS } from "./git_url.ts";
+import { GitUrlError, parseGitUrl, type ProviderName, PROVIDERS } from "./git_url.ts";
+import type { CreateNotifierOptions } from "./notifiers/mod.ts";
 
 /** A bad option value or a missing required option; the CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -125,9 +126,10 @@ export const DaemonOptions = z.object({
   pollWorkloads: bool(true),
   pollInterval: duration("5s").refine((ms) => ms > 0, "must be more than 0"),
   pollTimeout: duration("360s"),
+  helmGrace: duration("30s"),
   fluxUrl: httpUrl.default("http://localhost:3030"),
   targetUrl: httpUrl.optional(),
-  maxEventBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  maxEventBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
 });
 
 /**
@@ -205,9 +207,18 @@ export const OPTION_META: Record<string, OptionMeta> = {
     aliases: ["poll-intervall"],
   },
   pollTimeout: { help: "Give up a rollout after this long (0 = never)", value: "<duration>" },
+  helmGrace: {
+    help:
+      "Believe a HelmRelease's deployed/failed only this long after the sync (helm-operator refreshes it every 10s)",
+    value: "<duration>",
+  },
   fluxUrl: { help: "fluxd's HTTP API, used when the WebSocket is down", value: "<url>" },
   targetUrl: { help: "Link set on every status", value: "<url>" },
-  maxEventBytes: { help: "Largest event body accepted from fluxd, in bytes", value: "<bytes>" },
+  maxEventBytes: {
+    help:
+      "Largest event body accepted from fluxd, in bytes (an initial sync lists the whole history, ~115 bytes a commit)",
+    value: "<bytes>",
+  },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
   action: { help: "Which status to read: sync, workload or all", value: "<action>" },
   wait: { help: "Wait until the status is terminal (see exit codes)", boolean: true },
@@ -356,4 +367,44 @@ export function redactConfig<T extends Record<string, unknown>>(config: T): T {
     if (meta.secret && out[key] !== undefined) out[key] = "***";
   }
   return out as T;
+}
+
+/** Which option holds each provider's token. */
+const TOKEN_OPTION: Partial<Record<ProviderName, "githubToken" | "gitlabToken" | "azdoPat">> = {
+  github: "githubToken",
+  gitlab: "gitlabToken",
+  "azure-devops": "azdoPat",
+};
+
+/**
+ * The notifier options a config names: the repository from `--git-url` (and `--provider`), the
+ * provider's own token and `--api-url`.
+ *
+ * @throws {ConfigError} on a bad git URL or a missing token, naming the flag
+ */
+export function notifierOptions(
+  config: Pick<
+    DaemonConfig,
+    "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat"
+  >,
+): CreateNotifierOptions {
+  let remote;
+  try {
+    remote = parseGitUrl(config.gitUrl, config.provider);
+  } catch (err) {
+    if (err instanceof GitUrlError) {
+      throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+  const key = TOKEN_OPTION[remote.provider];
+  // A provider without a token option has no notifier yet: createNotifier says so.
+  const token = key ? config[key] : "";
+  if (key && !token) {
+    const flag = flagName(key);
+    throw new ConfigError(
+      `--${flag} is required for ${remote.provider}: pass --${flag}, --${flag}-file or set its env var`,
+    );
+  }
+  return { remote, token: token ?? "", ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}) };
 }

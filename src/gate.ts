@@ -70,8 +70,9 @@ export interface WaitResult {
 
 /**
  * Reads the statuses until every one is terminal or `timeoutMs` passes. Transient provider errors
- * (5xx, network, rate limits) are waited out, never sooner than the provider's Retry-After;
- * token and permission errors end the wait at once.
+ * (5xx, network) and rate limits (primary or secondary, 403 or 429) are waited out, never sooner
+ * than the provider's Retry-After or reset; only token and permission refusals and requests the
+ * provider rejects for good end the wait (the error's `kind` decides, src/notifiers/notifier.ts).
  *
  * @throws {ProviderError} when the provider refuses for good or for the token
  */
@@ -97,9 +98,9 @@ export async function waitForStatuses(options: WaitOptions): Promise<WaitResult>
       }
       interval = Math.min(maxIntervalMs, Math.round(interval * 1.5));
     } catch (err) {
-      const fatal = !(err instanceof ProviderError) || !err.retryable || err.status === 401 ||
-        err.status === 403;
-      if (fatal) throw err;
+      const waitable = err instanceof ProviderError &&
+        (err.kind === "transient" || err.kind === "rateLimited");
+      if (!waitable) throw err;
       wait = Math.max(interval, err.retryAfterMs ?? 0);
     }
     const done = names.every((n) => {

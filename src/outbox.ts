@@ -2,17 +2,28 @@
  * The durable outbox: status changes are committed to Deno KV before fluxd gets its 2xx, then
  * delivered to the provider by a background loop that survives restarts and kill -9.
  *
- * - **Order and coalescing.** One KV entry per (commit, action) holds the newest wanted status.
- *   A change enqueued while an older one waits replaces it, so updates never reach the provider
- *   out of order; intermediate states superseded before delivery are not sent at all.
+ * - **Order and coalescing.** One entry per (commit, action) holds the newest wanted status. A
+ *   change staged while an older one waits replaces it, so updates never reach the provider out
+ *   of order; intermediate states superseded before delivery are not sent at all.
  * - **Dedupe.** The last delivered status per (commit, action) is kept; a change identical to it
  *   is dropped without a request (fluxd re-sends the same commits after any failed POST).
- * - **Retry owner.** This loop owns every retry, of every provider and failure kind: notifiers do
- *   no retrying of their own and report {@linkcode ProviderError}s. Network errors, 5xx and rate
- *   limits retry with exponential backoff and jitter, never sooner than the provider's
- *   Retry-After / rate-limit reset. 401/403 (bad or under-scoped token) retry slowly, every
- *   `authRetryMs`, so a fixed or rotated token still delivers. Other 4xx (404, 422) are dropped
- *   with a logged reason: sending them again cannot succeed.
+ * - **Indexed, head first.** Entries ready to go sit in a `ready` index ordered by priority: a
+ *   sync's head commit before the older commits it lists, newer syncs before older ones, final
+ *   states before pending ones. Entries waiting out a backoff sit in a `wait` index ordered by due
+ *   time and move back to `ready` when due. The loop reads only the front of each index, so its
+ *   work per delivery does not grow with the backlog. Index keys of a replaced entry are left
+ *   behind and removed when the loop meets them.
+ * - **Retry owner.** This loop owns every retry, of every provider and failure kind; notifiers
+ *   only decide the kind ({@linkcode ProviderError}): `transient` backs off exponentially with
+ *   jitter (never sooner than a Retry-After), `rateLimited` and `auth` pause every call to the
+ *   provider ({@linkcode ProviderPause}), `rejected` is dropped with the reason.
+ * - **Bounds.** An entry still undelivered {@linkcode OutboxOptions.maxAgeMs} after it was queued
+ *   (7 days by default) is dropped with a logged reason: its commit is long superseded and a
+ *   provider that refuses it that long will not take it. Coalescing bounds the rest (two entries
+ *   per commit at most).
+ * - **Store failures.** A store that fails is logged and retried with backoff, never in a tight
+ *   loop; a status the provider took but the store could not record is remembered in memory and
+ *   not sent again while the record is retried.
  *
  * @module
  */
@@ -21,11 +32,14 @@ import { type Clock, sleepUnlessAborted, systemClock } from "./clock.ts";
 import {
   type Action,
   type CommitStatus,
+  MAX_DESCRIPTION_LENGTH,
   type Notifier,
   ProviderError,
   type StatusChange,
   statusName,
+  truncate,
 } from "./notifiers/notifier.ts";
+import { ProviderPause } from "./pause.ts";
 
 const log = getLogger(["flux-status", "outbox"]);
 
@@ -35,7 +49,7 @@ export interface RetryPolicy {
   baseMs: number;
   /** Longest backoff. @default 300000 */
   maxMs: number;
-  /** Wait between tries of a change refused for its token (401/403). @default 60000 */
+  /** Pause of every call after a token refusal (401/403), between probes. @default 60000 */
   authRetryMs: number;
 }
 
@@ -44,14 +58,20 @@ const DEFAULT_POLICY = { baseMs: 1000, maxMs: 300_000, authRetryMs: 60_000 } sat
 /** How long delivered-status records are kept for dedupe. */
 const DELIVERED_TTL_MS = 30 * 24 * 3_600_000;
 
+/** Wait entries moved to `ready` per pass. */
+const PROMOTE_BATCH = 100;
+
 /** One waiting change, as stored. */
 export interface OutboxEntry {
   sha: string;
   action: Action;
   status: CommitStatus;
   attempts: number;
-  notBefore: number;
   enqueuedAt: number;
+  /** Priority, lowest first: head-ness, newness, finality. */
+  rank: [number, number, number];
+  /** The index key that points at this entry now (`ready` or `wait`). */
+  slot: Deno.KvKey;
   lastError?: string;
 }
 
@@ -71,6 +91,8 @@ export interface OutboxOptions {
   concurrency?: number;
   /** Retry timing. */
   retry?: Partial<RetryPolicy>;
+  /** Drop an entry still undelivered this long after it was queued. @default 604800000 (7 days) */
+  maxAgeMs?: number;
   /** Random source for jitter, in [0, 1). @default Math.random */
   random?: () => number;
   /** Called after every delivery attempt, with what became of the change (metrics, tests). */
@@ -82,14 +104,28 @@ export interface Settled {
   sha: string;
   action: Action;
   outcome: "delivered" | "retry" | "dropped" | "skipped";
-  /** For `retry`: the wait before the next attempt. */
+  /** For `retry`: the wait before the next attempt (the provider pause, for limits and tokens). */
   delayMs?: number;
   /** For `retry` and `dropped`: why. */
   error?: string;
 }
 
-type Key = [string, string, Action];
-const keyOf = (prefix: string, sha: string, action: Action): Key => [prefix, sha, action];
+const entryKey = (sha: string, action: Action): Deno.KvKey => ["outbox", sha, action];
+const deliveredKey = (sha: string, action: Action): Deno.KvKey => ["delivered", sha, action];
+const readyKey = (e: Pick<OutboxEntry, "rank" | "sha" | "action">): Deno.KvKey => [
+  "ready",
+  ...e.rank,
+  e.sha,
+  e.action,
+];
+const waitKey = (at: number, e: Pick<OutboxEntry, "sha" | "action">): Deno.KvKey => [
+  "wait",
+  at,
+  e.sha,
+  e.action,
+];
+const sameKey = (a: Deno.KvKey, b: Deno.KvKey) =>
+  a.length === b.length && a.every((part, i) => part === b[i]);
 
 /** The durable outbox. Call {@linkcode Outbox.run} once to deliver. */
 export class Outbox {
@@ -100,9 +136,16 @@ export class Outbox {
   #clock: Clock;
   #concurrency: number;
   #policy: RetryPolicy;
+  #maxAgeMs: number;
   #random: () => number;
   #onSettled: (settled: Settled) => void;
+  #pause: ProviderPause;
   #inFlight = new Map<string, Promise<void>>();
+  /** Statuses the provider took whose record the store refused, by `sha/action`. */
+  #unrecorded = new Map<string, CommitStatus>();
+  #storeFailures = 0;
+  #storeRetryAt = 0;
+  #lastSeq = 0;
   #wake: AbortController = new AbortController();
 
   constructor(options: OutboxOptions) {
@@ -119,58 +162,81 @@ export class Outbox {
     this.#clock = clock;
     this.#concurrency = concurrency;
     this.#policy = { ...DEFAULT_POLICY, ...options.retry };
+    this.#maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3_600_000;
     this.#random = options.random ?? Math.random;
     this.#onSettled = options.onSettled ?? (() => {});
+    this.#pause = new ProviderPause(kv, notifier.provider, clock);
+  }
+
+  /** The provider pause in force (or awaiting its probe), if any. */
+  get pause(): ProviderPause {
+    return this.#pause;
   }
 
   /**
-   * Commits status changes durably; later changes for the same commit and action win.
+   * Commits status changes durably and wakes the delivery loop; later changes for the same
+   * commit and action win.
    *
    * @param changes in the order they happened
+   * @throws {Error} when the store refuses the commit
    */
   async enqueue(changes: StatusChange[]): Promise<void> {
     if (changes.length === 0) return;
-    const op = this.#kv.atomic();
-    this.stage(op, changes);
-    const result = await op.commit();
-    if (!result.ok) throw new Error("Cannot enqueue status changes as the KV commit was refused");
-    this.notify();
+    if (!(await this.commit(this.#kv.atomic(), changes))) {
+      throw new Error("Cannot enqueue status changes as the KV commit was refused");
+    }
   }
 
   /**
-   * Adds status changes to an atomic operation the caller commits (so they land together with
-   * the caller's own writes); call {@linkcode Outbox.notify} after the commit.
+   * Adds status changes to `op`, commits it, and wakes the delivery loop when it landed: the
+   * one way statuses enter the outbox, together with the caller's own writes in `op`.
    *
-   * @param op the atomic operation to extend
+   * @param op the atomic operation to extend and commit (its checks may fail it)
    * @param changes in the order they happened; later ones for the same commit and action win
+   * @returns whether the commit landed (false: a check failed, nothing was written)
    */
-  stage(op: Deno.AtomicOperation, changes: StatusChange[]): void {
+  async commit(op: Deno.AtomicOperation, changes: StatusChange[]): Promise<boolean> {
+    this.#stage(op, changes);
+    const { ok } = await op.commit();
+    if (ok && changes.length > 0) this.wake();
+    return ok;
+  }
+
+  #stage(op: Deno.AtomicOperation, changes: StatusChange[]): void {
     const latest = new Map<string, StatusChange>();
     for (const c of changes) {
       latest.delete(`${c.sha}/${c.action}`);
       latest.set(`${c.sha}/${c.action}`, c);
     }
     const now = this.#clock.now();
+    // Newer stages rank first: the sequence grows with time and within one millisecond.
+    const seq = this.#lastSeq = Math.max(now * 1000, this.#lastSeq + 1);
     for (const c of latest.values()) {
+      const rank: OutboxEntry["rank"] = [
+        c.isHead ? 0 : 1,
+        Number.MAX_SAFE_INTEGER - seq,
+        c.state === "pending" ? 1 : 0,
+      ];
       const entry: OutboxEntry = {
         sha: c.sha,
         action: c.action,
         status: {
           name: statusName(this.#instance, c.action),
           state: c.state,
-          description: c.description,
+          description: truncate(c.description, MAX_DESCRIPTION_LENGTH),
           ...(this.#targetUrl ? { targetUrl: this.#targetUrl } : {}),
         },
         attempts: 0,
-        notBefore: now,
         enqueuedAt: now,
+        rank,
+        slot: readyKey({ rank, sha: c.sha, action: c.action }),
       };
-      op.set(keyOf("outbox", c.sha, c.action), entry);
+      op.set(entryKey(c.sha, c.action), entry).set(entry.slot, null);
     }
   }
 
-  /** Wakes the delivery loop after changes were committed with {@linkcode Outbox.stage}. */
-  notify(): void {
+  /** Wakes the delivery loop (it also wakes by itself after every commit and delivery). */
+  wake(): void {
     this.#wake.abort();
   }
 
@@ -186,16 +252,19 @@ export class Outbox {
    * aborted only by `abortDeliveries` (the daemon's drain deadline) or their request timeout.
    */
   async run(signal: AbortSignal, abortDeliveries: AbortSignal = signal): Promise<void> {
+    let loaded = false;
     while (!signal.aborted) {
       let nextDue: number;
       try {
+        if (!loaded) {
+          await this.#pause.load();
+          loaded = true;
+        }
         nextDue = await this.#startDue(abortDeliveries);
       } catch (err) {
-        // The store failed (disk full, closed): say so and try again shortly, never crash.
-        log.error("Cannot read the outbox: {error}", {
-          error: err instanceof Error ? err.message : String(err),
-        });
-        nextDue = this.#clock.now() + this.#policy.baseMs;
+        // The store failed (disk full, closed): say so and try again later, never in a loop.
+        log.error("Cannot read the outbox: {error}", { error: messageOf(err) });
+        nextDue = this.#storeFailed();
       }
       const wake = this.#wake;
       if (wake.signal.aborted) {
@@ -210,122 +279,170 @@ export class Outbox {
     await Promise.allSettled(this.#inFlight.values());
   }
 
-  /** Starts deliveries of due entries (up to the concurrency); returns when the next one is due. */
+  /** Starts deliveries of the highest-priority ready entries; returns when to look again. */
   async #startDue(abortDeliveries: AbortSignal): Promise<number> {
     const now = this.#clock.now();
-    let nextDue = Infinity;
-    for await (const { key, value } of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
-      const id = `${value.sha}/${value.action}`;
+    if (this.#storeRetryAt > now) return this.#storeRetryAt;
+    const nextWait = await this.#promote(now);
+    if (nextWait === now) return now; // more to promote first
+    const paused = this.#pause.remainingMs();
+    if (paused > 0) return Math.min(nextWait, now + paused);
+    // Once a pause has passed, one call probes the provider before the rest follow.
+    const limit = this.#pause.isProbing ? 1 : this.#concurrency;
+    if (this.#inFlight.size >= limit) return nextWait;
+    const candidates = this.#kv.list({ prefix: ["ready"] }, { limit: limit + this.#inFlight.size });
+    for await (const { key } of candidates) {
+      if (this.#inFlight.size >= limit) break;
+      const sha = key.at(-2) as string, action = key.at(-1) as Action;
+      const id = `${sha}/${action}`;
       if (this.#inFlight.has(id)) continue;
-      if (value.notBefore > now) {
-        nextDue = Math.min(nextDue, value.notBefore);
-        continue;
-      }
-      if (this.#inFlight.size >= this.#concurrency) break;
-      const delivery = this.#deliver(key as Key, abortDeliveries).catch((err) => {
-        log.error("Delivery of {id} failed in the outbox itself: {error}", {
-          id,
-          error: err instanceof Error ? err.message : String(err),
+      const delivery = this.#deliver(key, sha, action, abortDeliveries)
+        .then(() => {
+          this.#storeFailures = 0;
+        }, (err) => {
+          log.error("Delivery of {context} on {sha} failed in the store: {error}", {
+            context: statusName(this.#instance, action),
+            sha,
+            error: messageOf(err),
+          });
+          this.#storeFailed();
+        }).finally(() => {
+          this.#inFlight.delete(id);
+          this.wake();
         });
-      }).finally(() => {
-        this.#inFlight.delete(id);
-        this.notify();
-      });
       this.#inFlight.set(id, delivery);
     }
-    return nextDue;
+    return nextWait;
   }
 
-  async #deliver(key: Key, signal: AbortSignal): Promise<void> {
-    const deliveredKey = keyOf("delivered", key[1], key[2]);
+  /** Records a store failure; returns when the store may be tried again (exponential backoff). */
+  #storeFailed(): number {
+    this.#storeFailures++;
+    const { baseMs, maxMs } = this.#policy;
+    this.#storeRetryAt = this.#clock.now() +
+      Math.min(maxMs, baseMs * 2 ** Math.min(this.#storeFailures - 1, 30));
+    return this.#storeRetryAt;
+  }
+
+  /**
+   * Moves due `wait` entries back to `ready` (one batch); returns when the next one is due, `now`
+   * when a full batch was moved (more may be due).
+   */
+  async #promote(now: number): Promise<number> {
+    let moved = 0;
+    for await (
+      const { key } of this.#kv.list({ prefix: ["wait"], end: ["wait", now + 1] }, {
+        limit: PROMOTE_BATCH,
+      })
+    ) {
+      moved++;
+      const sha = key[2] as string, action = key[3] as Action;
+      const current = await this.#kv.get<OutboxEntry>(entryKey(sha, action));
+      const op = this.#kv.atomic().delete(key);
+      if (current.value && sameKey(current.value.slot, key)) {
+        const slot = readyKey(current.value);
+        op.check(current).set(current.key, { ...current.value, slot }).set(slot, null);
+      }
+      await op.commit(); // a failed check: the entry changed meanwhile and has its own slot
+    }
+    if (moved === PROMOTE_BATCH) return now;
+    for await (const { key } of this.#kv.list({ prefix: ["wait"] }, { limit: 1 })) {
+      return key[1] as number;
+    }
+    return Infinity;
+  }
+
+  async #deliver(slot: Deno.KvKey, sha: string, action: Action, signal: AbortSignal) {
+    const id = `${sha}/${action}`;
     const [current, delivered] = await this.#kv.getMany<[OutboxEntry, CommitStatus]>([
-      key,
-      deliveredKey,
+      entryKey(sha, action),
+      deliveredKey(sha, action),
     ]);
     const entry = current.value;
-    if (!entry) return;
-    if (delivered.value && sameStatus(delivered.value, entry.status)) {
-      log.debug("Skipped {context} on {sha}: identical to the last delivered", {
-        context: entry.status.name,
-        sha: entry.sha,
-      });
-      await this.#kv.atomic().check(current).delete(key).commit();
-      this.#onSettled({ sha: entry.sha, action: entry.action, outcome: "skipped" });
+    if (!entry || !sameKey(entry.slot, slot)) {
+      await this.#kv.delete(slot); // left behind by a replaced or finished entry
       return;
     }
-    try {
-      await this.#notifier.setStatus(entry.sha, entry.status, signal);
-    } catch (err) {
-      await this.#failed(current, err);
+    const props = { context: entry.status.name, sha, state: entry.status.state };
+    const unrecorded = this.#unrecorded.get(id);
+    const sent = [delivered.value, unrecorded].find((s) => s && sameStatus(s, entry.status));
+    if (sent && sent === delivered.value) {
+      log.debug("Skipped {context} on {sha}: identical to the last delivered", props);
+      await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
+      this.#onSettled({ sha, action, outcome: "skipped" });
       return;
     }
-    await this.#kv.atomic().check(current).delete(key)
-      .set(deliveredKey, entry.status, { expireIn: DELIVERED_TTL_MS }).commit()
-      .then(async (r) => {
-        // A newer change arrived meanwhile: keep it queued, but remember what was delivered.
-        if (!r.ok) await this.#kv.set(deliveredKey, entry.status, { expireIn: DELIVERED_TTL_MS });
-      });
-    log.info("Delivered {context} {state} on {sha}", {
-      context: entry.status.name,
-      state: entry.status.state,
-      sha: entry.sha,
-      attempts: entry.attempts + 1,
-    });
-    this.#onSettled({ sha: entry.sha, action: entry.action, outcome: "delivered" });
+    const age = this.#clock.now() - entry.enqueuedAt;
+    if (!sent && age > this.#maxAgeMs) {
+      const error = `undelivered for ${Math.round(age / 3_600_000)}h (last error: ${
+        entry.lastError ?? "none"
+      })`;
+      log.error("Dropped {context} {state} on {sha}: {error}", { ...props, error });
+      await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
+      this.#onSettled({ sha, action, outcome: "dropped", error });
+      return;
+    }
+    if (!sent) {
+      try {
+        await this.#notifier.setStatus(sha, entry.status, signal);
+      } catch (err) {
+        await this.#failed(current as Deno.KvEntry<OutboxEntry>, err);
+        return;
+      }
+      this.#unrecorded.set(id, entry.status);
+      if (this.#pause.current) await this.#pause.lift();
+    }
+    const record = { expireIn: DELIVERED_TTL_MS };
+    const { ok } = await this.#kv.atomic().check(current).delete(current.key).delete(slot)
+      .set(deliveredKey(sha, action), entry.status, record).commit();
+    // A newer change arrived meanwhile: keep it queued, but remember what was delivered.
+    if (!ok) {
+      await this.#kv.atomic().delete(slot).set(deliveredKey(sha, action), entry.status, record)
+        .commit();
+    }
+    this.#unrecorded.delete(id);
+    log.info("Delivered {context} {state} on {sha}", { ...props, attempts: entry.attempts + 1 });
+    this.#onSettled({ sha, action, outcome: "delivered" });
   }
 
   async #failed(current: Deno.KvEntry<OutboxEntry>, err: unknown): Promise<void> {
     const entry = current.value;
-    const props = {
-      context: entry.status.name,
-      sha: entry.sha,
-      error: err instanceof Error ? err.message : String(err),
-    };
-    if (err instanceof ProviderError && !err.retryable) {
+    const { sha, action } = entry;
+    const error = messageOf(err);
+    const props = { context: entry.status.name, sha, error };
+    const kind = err instanceof ProviderError ? err.kind : "transient";
+    if (kind === "rejected") {
       log.warn("Dropped {context} on {sha} as the provider refused it for good: {error}", props);
-      await this.#kv.atomic().check(current).delete(current.key).commit();
-      this.#onSettled({
-        sha: entry.sha,
-        action: entry.action,
-        outcome: "dropped",
-        error: props.error,
-      });
+      await this.#kv.atomic().check(current).delete(current.key).delete(entry.slot).commit();
+      this.#onSettled({ sha, action, outcome: "dropped", error });
       return;
     }
-    const attempts = entry.attempts + 1;
-    const delay = Math.round(this.retryDelay(err, attempts));
-    log.warn("Will retry {context} on {sha} in {delayMs} ms: {error}", {
-      ...props,
-      delayMs: delay,
-    });
-    const next: OutboxEntry = {
-      ...entry,
-      attempts,
-      notBefore: this.#clock.now() + delay,
-      lastError: props.error,
-    };
-    await this.#kv.atomic().check(current).set(current.key, next).commit();
-    this.#onSettled({
-      sha: entry.sha,
-      action: entry.action,
-      outcome: "retry",
-      delayMs: delay,
-      error: props.error,
-    });
+    const next: OutboxEntry = { ...entry, attempts: entry.attempts + 1, lastError: error };
+    let delay: number;
+    const op = this.#kv.atomic().check(current);
+    if (kind === "rateLimited" || kind === "auth") {
+      // The provider's limit or our token: the entry keeps its place, every call waits.
+      delay = await this.#pause.pause(err as ProviderError, this.#policy.authRetryMs);
+      op.set(current.key, next);
+    } else {
+      delay = Math.round(this.retryDelay(err, next.attempts));
+      const slot = waitKey(this.#clock.now() + delay, entry);
+      op.set(current.key, { ...next, slot }).delete(entry.slot).set(slot, null);
+      log.warn("Will retry {context} on {sha} in {delayMs} ms: {error}", {
+        ...props,
+        delayMs: delay,
+      });
+    }
+    await op.commit();
+    this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error });
   }
 
   /**
-   * The wait before trying again after `err` on attempt number `attempts`: at least the
-   * provider's Retry-After, slow and fixed for auth failures, else exponential with equal jitter.
+   * The backoff before trying a transient failure again on attempt number `attempts`:
+   * exponential with equal jitter, and never sooner than the provider's Retry-After.
    */
   retryDelay(err: unknown, attempts: number): number {
-    const { baseMs, maxMs, authRetryMs } = this.#policy;
-    if (
-      err instanceof ProviderError && (err.status === 401 || err.status === 403) &&
-      err.retryAfterMs === undefined
-    ) {
-      return authRetryMs;
-    }
+    const { baseMs, maxMs } = this.#policy;
     const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempts - 1, 30));
     const backoff = cap / 2 + this.#random() * (cap / 2);
     const asked = err instanceof ProviderError ? err.retryAfterMs ?? 0 : 0;
@@ -336,4 +453,8 @@ export class Outbox {
 function sameStatus(a: CommitStatus, b: CommitStatus): boolean {
   return a.name === b.name && a.state === b.state && a.description === b.description &&
     (a.targetUrl ?? "") === (b.targetUrl ?? "");
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

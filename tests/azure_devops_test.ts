@@ -83,7 +83,7 @@ Deno.test("Azure DevOps notifier reports a bad PAT as an auth failure, never as 
     (err: Error) => {
       assert.ok(err instanceof ProviderError);
       assert.equal(err.status, 401);
-      assert.equal(err.retryable, true);
+      assert.equal(err.kind, "auth");
       assert.match(err.message, /Azure DevOps answered 401/);
       return true;
     },
@@ -107,7 +107,7 @@ Deno.test("Azure DevOps notifier reads a 203 sign-in page as an auth failure, on
     await assert.rejects(call(), (err: Error) => {
       assert.ok(err instanceof ProviderError);
       assert.equal(err.status, 401);
-      assert.equal(err.retryable, true);
+      assert.equal(err.kind, "auth");
       assert.match(err.message, /answered 401 with a sign-in page instead of JSON: check the PAT/);
       return true;
     });
@@ -131,6 +131,7 @@ Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing 
   });
   await assert.rejects(notifier.setStatus(SHA, status), (err: ProviderError) => {
     assert.equal(err.status, 429);
+    assert.equal(err.kind, "rateLimited");
     assert.equal(err.retryAfterMs, 9000);
     return true;
   });
@@ -140,7 +141,7 @@ Deno.test("Azure DevOps notifier carries Retry-After on 429 and drops a missing 
     apiUrl: az.url,
   });
   await assert.rejects(missing.setStatus(SHA, status), (err: ProviderError) => {
-    assert.equal(err.retryable, false);
+    assert.equal(err.kind, "rejected");
     assert.match(
       err.message,
       /answered 404 the repository or project was not found: check the organization/,

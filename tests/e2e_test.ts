@@ -196,7 +196,7 @@ for (const provider of PROVIDERS) {
     assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
     await daemon.waitForLine(/Will retry .*500/);
     p.tokens.clear();
-    await daemon.waitForLine(/Will retry .*401/);
+    await daemon.waitForLine(/Pausing every call to .*401/);
     assert.equal(await daemon.terminate(), 0);
     const cli = [
       await runCli(

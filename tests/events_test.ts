@@ -13,6 +13,7 @@ Deno.test("parseEvent() turns fluxd's sync fixture into one change per commit, h
       action: "sync",
       state: "succeeded",
       description: "Synced 2f0ab35 (2 commits)",
+      isHead: true,
     },
     {
       sha: "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4",

@@ -152,7 +152,7 @@ Deno.test("waitForStatuses() waits at least the provider's Retry-After on a tran
           new ProviderError("rate limited", {
             provider: "x",
             status: 429,
-            retryable: true,
+            kind: "rateLimited",
             retryAfterMs: 30_000,
           }),
         );

@@ -98,7 +98,7 @@ Deno.test("GitLab notifier reads back through every page and matches the exact n
   assert.deepEqual(gl.violations, []);
 });
 
-Deno.test("GitLab notifier reports 429 with its Retry-After and 401 as retryable, 404 as final", async () => {
+Deno.test("GitLab notifier reports 429 as a rate limit with its Retry-After, 401 as a token refusal, 404 as rejected", async () => {
   await using gl = await startFakeGitLab();
   const notifier = createGitLabNotifier({
     remote: parseGitUrl("https://gitlab.com/acme/app"),
@@ -114,7 +114,7 @@ Deno.test("GitLab notifier reports 429 with its Retry-After and 401 as retryable
   await assert.rejects(notifier.setStatus(SHA, status), (err: Error) => {
     assert.ok(err instanceof ProviderError);
     assert.equal(err.status, 429);
-    assert.equal(err.retryable, true);
+    assert.equal(err.kind, "rateLimited");
     assert.equal(err.retryAfterMs, 17_000);
     assert.match(err.message, /GitLab answered 429 Retry later/);
     return true;
@@ -122,7 +122,7 @@ Deno.test("GitLab notifier reports 429 with its Retry-After and 401 as retryable
   gl.tokens.clear();
   await assert.rejects(
     notifier.setStatus(SHA, status),
-    (err: ProviderError) => err.status === 401 && err.retryable,
+    (err: ProviderError) => err.status === 401 && err.kind === "auth",
   );
   gl.tokens.add("test-token");
   const missing = createGitLabNotifier({
@@ -131,7 +131,7 @@ Deno.test("GitLab notifier reports 429 with its Retry-After and 401 as retryable
     apiUrl: gl.url,
   });
   await assert.rejects(missing.setStatus(SHA, status), (err: ProviderError) => {
-    assert.equal(err.retryable, false);
+    assert.equal(err.kind, "rejected");
     assert.match(err.message, /404 404 Project Not Found: check the project path/);
     return true;
   });

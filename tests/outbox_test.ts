@@ -229,7 +229,7 @@ Deno.test("Outbox keeps running when its store fails, and stops cleanly", async 
   const running = outbox.run(controller.signal);
   await clock.whenSleeping();
   kv.close();
-  outbox.notify(); // the loop reads the closed store: it must log and wait, not reject
+  outbox.wake(); // the loop reads the closed store: it must log and wait, not reject
   await clock.whenSleeping();
   controller.abort();
   await running;

@@ -129,14 +129,33 @@ export function parseEvent(body: string): ParsedEvent {
   }
   const event = check(FluxEventSchema, json, "");
   if (event.type !== "sync") return { type: event.type, event };
-  const metadata = check(SyncMetadataSchema, event.metadata ?? {}, "metadata");
+  const { metadata: raw, listed } = keepUsedCommits(event.metadata ?? {});
+  const metadata = check(SyncMetadataSchema, raw, "metadata");
   const revisions = metadata.commits?.map((c) => c.revision) ?? metadata.revisions ?? [];
   if (revisions.length === 0) {
     throw new EventError("Cannot use a sync event that names no commit", {
       issues: [{ path: "metadata.commits", message: "a sync event must list at least one commit" }],
     });
   }
-  return { type: "sync", event, outcome: syncOutcome(event, metadata, revisions) };
+  return { type: "sync", event, outcome: syncOutcome(event, metadata, revisions, listed) };
+}
+
+/**
+ * Cuts the commit list of a sync's metadata to the commits that can get a status (an initial sync
+ * lists the whole history: 150,000 commits are ~17 MB), before validation; the rest is counted,
+ * not checked.
+ */
+function keepUsedCommits(metadata: unknown): { metadata: unknown; listed: number | undefined } {
+  if (typeof metadata !== "object" || metadata === null) return { metadata, listed: undefined };
+  const m = metadata as Record<string, unknown>;
+  const keep = m.initialSync === true ? 1 : MAX_COMMITS_PER_SYNC;
+  const cut = (list: unknown) => Array.isArray(list) ? list.slice(0, keep) : list;
+  const listed = Array.isArray(m.commits)
+    ? m.commits.length
+    : Array.isArray(m.revisions)
+    ? m.revisions.length
+    : undefined;
+  return { metadata: { ...m, commits: cut(m.commits), revisions: cut(m.revisions) }, listed };
 }
 
 function check<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.output<T> {
@@ -150,10 +169,14 @@ function check<T extends z.ZodType>(schema: T, value: unknown, prefix: string): 
   throw new EventError(`Invalid event: ${first.path}: ${first.message}`, { issues });
 }
 
+/** Resource IDs named in a failed sync's description. */
+const IDS_IN_DESCRIPTION = 10;
+
 function syncOutcome(
   event: FluxEvent,
   metadata: z.output<typeof SyncMetadataSchema>,
   revisions: string[],
+  listed = revisions.length,
 ): SyncOutcome {
   const head = revisions[0]!.toLowerCase();
   const commits = metadata.initialSync
@@ -163,14 +186,15 @@ function syncOutcome(
   const short = head.slice(0, 7);
   let description: string;
   if (errors.length > 0) {
-    const ids = errors.map((e) => e.ID).join(", ");
+    const more = errors.length > IDS_IN_DESCRIPTION ? ", …" : "";
+    const ids = errors.slice(0, IDS_IN_DESCRIPTION).map((e) => e.ID).join(", ") + more;
     description = `Sync failed: ${errors.length} resource${
       errors.length === 1 ? "" : "s"
     } (${ids})`;
   } else if (event.logLevel === "error") {
     description = `Sync failed: ${event.message?.trim() || "fluxd reported an error"}`;
   } else {
-    const n = revisions.length;
+    const n = listed;
     description = `Synced ${short}${n > 1 ? ` (${n} commits)` : ""}`;
   }
   return {
@@ -197,5 +221,6 @@ export function syncChanges(outcome: SyncOutcome): StatusChange[] {
     action: "sync",
     state,
     description: outcome.description,
+    ...(sha === outcome.head ? { isHead: true } : {}),
   }));
 }

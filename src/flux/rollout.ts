@@ -8,7 +8,7 @@
  * | `Status: "error"`, or `Rollout.Messages` not empty (Deployment `Progressing=False`, `ReplicaFailure`) | **failed**, with the messages |
  * | HelmRelease `Status: "failed"` / `"FAILED"` | **failed** |
  * | `Status: "ready"` (Deployment/DaemonSet/StatefulSet: updated = desired, available/ready = desired, none outdated; CronJob: always) | **rolled out** |
- * | HelmRelease `Status: "deployed"` / `"DEPLOYED"` | **rolled out** |
+ * | HelmRelease `Status: "deployed"` / `"DEPLOYED"` | **rolled out**, once it can be trusted (see {@linkcode JudgeOptions}) |
  * | `started`, `updating`, `unknown`, `""`, other Helm states | still rolling |
  * | not listed yet | still rolling (the cluster may not show it yet) |
  * | listed before, now gone | **failed**: it disappeared while its rollout was watched |
@@ -78,43 +78,85 @@ function progress(w: WorkloadStatus): string {
   return `${w.ID} ${w.Status || "unknown"}`;
 }
 
+/** The verdict on one workload. */
+export type WorkloadVerdict =
+  | { state: "done" }
+  | { state: "rolling"; waiting: string }
+  | { state: "failed"; reason: string };
+
+/** Options of {@linkcode judgeWorkload} and {@linkcode judgeRollout}. */
+export interface JudgeOptions {
+  /**
+   * Whether a HelmRelease's `deployed`/`failed` can be believed yet. helm-operator writes
+   * `status.releaseStatus` from its status updater (every 10 s by default) and fluxd passes it
+   * through with nothing that tells a fresh value from one about the previous release, so right
+   * after a sync both words may be stale: until then they count as still rolling.
+   * @default true
+   */
+  trustHelmStatus?: boolean;
+}
+
+/**
+ * Judges one workload from what fluxd listed.
+ *
+ * @param id the workload ID
+ * @param w its entry in fluxd's list, if listed
+ * @param wasSeen whether an earlier check listed it (gone now: failed)
+ */
+export function judgeWorkload(
+  id: string,
+  w: WorkloadStatus | undefined,
+  wasSeen: boolean,
+  { trustHelmStatus = true }: JudgeOptions = {},
+): WorkloadVerdict {
+  if (!w) {
+    return wasSeen
+      ? { state: "failed", reason: `${id} disappeared` }
+      : { state: "rolling", waiting: `${id} not listed yet` };
+  }
+  if (w.SyncError) return { state: "failed", reason: `${id}: ${w.SyncError}` };
+  const messages = w.Rollout?.Messages ?? [];
+  if (w.Status === "error" || messages.length > 0) {
+    return { state: "failed", reason: `${id}: ${messages.join("; ") || "fluxd reports an error"}` };
+  }
+  if (isHelm(id)) {
+    const final = /^(deployed|failed)$/i.test(w.Status ?? "");
+    if (final && !trustHelmStatus) {
+      return {
+        state: "rolling",
+        waiting: `${id} ${w.Status} (not yet refreshed by helm-operator)`,
+      };
+    }
+    if (/^failed$/i.test(w.Status ?? "")) {
+      return { state: "failed", reason: `${id}: release failed` };
+    }
+    if (/^deployed$/i.test(w.Status ?? "")) return { state: "done" };
+  } else if (w.Status === "ready") return { state: "done" };
+  return { state: "rolling", waiting: progress(w) };
+}
+
 /**
  * Judges the rollout of `watched` from the workloads fluxd listed.
  *
  * @param watched the workload IDs to judge
  * @param listed what fluxd's ListServices returned (any order, other workloads ignored)
  * @param seen IDs listed on an earlier check: a seen workload that is gone has failed
+ * @param options whether HelmRelease statuses can be believed yet
  * @returns rolled out, still rolling (with what each waits for), or failed (with why)
  */
 export function judgeRollout(
   watched: readonly string[],
   listed: readonly WorkloadStatus[],
   seen: readonly string[] = [],
+  options: JudgeOptions = {},
 ): Verdict {
   const byId = new Map(listed.map((w) => [w.ID, w]));
+  const seenIds = new Set(seen);
   const waiting: string[] = [];
   for (const id of watched) {
-    const w = byId.get(id);
-    if (!w) {
-      if (seen.includes(id)) return { kind: "failed", reason: `${id} disappeared` };
-      waiting.push(`${id} not listed yet`);
-      continue;
-    }
-    if (w.SyncError) return { kind: "failed", reason: `${id}: ${w.SyncError}` };
-    const messages = w.Rollout?.Messages ?? [];
-    if (w.Status === "error" || messages.length > 0) {
-      return {
-        kind: "failed",
-        reason: `${id}: ${messages.join("; ") || "fluxd reports an error"}`,
-      };
-    }
-    if (isHelm(id)) {
-      if (/^failed$/i.test(w.Status ?? "")) {
-        return { kind: "failed", reason: `${id}: release failed` };
-      }
-      if (/^deployed$/i.test(w.Status ?? "")) continue;
-    } else if (w.Status === "ready") continue;
-    waiting.push(progress(w));
+    const v = judgeWorkload(id, byId.get(id), seenIds.has(id), options);
+    if (v.state === "failed") return { kind: "failed", reason: v.reason };
+    if (v.state === "rolling") waiting.push(v.waiting);
   }
   return waiting.length === 0 ? { kind: "rolledOut" } : { kind: "rolling", waiting };
 }

@@ -1,11 +1,12 @@
 /**
- * One policy for turning a provider's HTTP failure into a {@linkcode ProviderError}, shared by
- * every notifier so that retryability means the same everywhere (the outbox acts on it).
+ * One policy for turning a provider's HTTP failure into a {@linkcode ProviderError} with its
+ * {@linkcode FailureKind}, shared by every notifier so that a kind means the same everywhere (the
+ * outbox, the provider pause and the gate act on it).
  *
  * @module
  */
 import { type HeaderSource, retryAfterMs } from "./retry_after.ts";
-import { ProviderError } from "./notifier.ts";
+import { type FailureKind, ProviderError } from "./notifier.ts";
 
 /** Facts about one failed call. */
 export interface Failure {
@@ -29,24 +30,33 @@ export interface Failure {
   cause?: unknown;
 }
 
+/** A 403/429 text that says a rate limit was hit (GitHub's primary and secondary limits, Azure's TF400733). */
+const RATE_LIMIT_TEXT = /rate limit|TF400733/i;
+
+/** Wait for a rate limit that names no reset: GitHub's documented rule, at least a minute. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+
 /**
- * Builds the ProviderError for a failure: network errors, 5xx, 408, 409, 429 and rate limits are
- * retryable (at least after the provider's wait); 401/403 are retryable slowly (a fixed or rotated
- * token may still deliver); any other 4xx is final.
+ * Builds the ProviderError for a failure, deciding its kind once for every consumer:
+ * - no answer, 5xx, 408, 409: `transient`;
+ * - 429, or 403/503 with Retry-After, `x-ratelimit-remaining: 0` or a rate-limit message:
+ *   `rateLimited`, waiting at least what the provider asked (a minute when it did not say);
+ * - 401 and any other 403: `auth`;
+ * - any other 4xx: `rejected`.
  */
 export function providerFailure(f: Failure): ProviderError {
   if (f.status === 0) {
     return new ProviderError(
       `Cannot ${f.doing} as ${f.label} could not be reached: ${f.message}`,
-      { provider: f.provider, status: 0, retryable: true, cause: f.cause },
+      { provider: f.provider, status: 0, kind: "transient", cause: f.cause },
     );
   }
   const wait = f.headers ? retryAfterMs(f.headers, f.now) : undefined;
-  const rateLimited = f.status === 429 ||
-    (f.status === 403 && (wait !== undefined || /rate limit/i.test(f.message)));
-  const retryable = rateLimited || f.status >= 500 || [401, 403, 408, 409].includes(f.status);
-  const hint = rateLimited ? "waiting for the rate limit to reset" : f.hints?.[f.status] ??
-    (f.status >= 500 ? `${f.label} had a problem, will try again` : "check the request");
+  const kind = kindOf(f.status, f.message, wait);
+  const hint = kind === "rateLimited"
+    ? "pausing calls until the rate limit resets"
+    : f.hints?.[f.status] ??
+      (f.status >= 500 ? `${f.label} had a problem, will try again` : "check the request");
   return new ProviderError(
     `Cannot ${f.doing} as ${f.label} answered ${f.status} ${
       f.message || "with no message"
@@ -54,10 +64,24 @@ export function providerFailure(f: Failure): ProviderError {
     {
       provider: f.provider,
       status: f.status,
-      retryable,
-      retryAfterMs: rateLimited ? (wait ?? 60_000) : wait,
+      kind,
+      ...(kind === "rateLimited"
+        ? { retryAfterMs: wait ?? DEFAULT_RATE_LIMIT_WAIT_MS }
+        : wait !== undefined
+        ? { retryAfterMs: wait }
+        : {}),
     },
   );
+}
+
+function kindOf(status: number, message: string, wait: number | undefined): FailureKind {
+  if (status === 429 || (RATE_LIMIT_TEXT.test(message) && [403, 503].includes(status))) {
+    return "rateLimited";
+  }
+  if (status === 403 && wait !== undefined) return "rateLimited";
+  if (status === 401 || status === 403) return "auth";
+  if (status >= 500 || status === 408 || status === 409) return "transient";
+  return "rejected";
 }
 
 /**

@@ -226,7 +226,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
             `Cannot ${doing} as GitLab refused the transition to ${TO_GITLAB[status.state]} (now ${
               current?.state ?? "absent"
             }): ${err.message}`,
-            { provider: "gitlab", status: 400, retryable: false },
+            { provider: "gitlab", status: 400, kind: "rejected" },
           );
         }
         throw fail(err, doing);

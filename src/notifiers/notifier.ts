@@ -55,15 +55,27 @@ export interface Notifier {
   getStatus(sha: string, name: string, signal?: AbortSignal): Promise<ReadStatus | undefined>;
 }
 
+/**
+ * What kind of failure a provider call met, decided once where the error is born; the outbox,
+ * the provider pause and the `status --wait` gate all act on it:
+ * - `transient`: no answer, 5xx, 408, 409: try this call again with backoff.
+ * - `rateLimited`: the provider's rate limit (primary or secondary): pause every call to the
+ *   provider until `retryAfterMs` has passed.
+ * - `auth`: the token was refused (401, or 403 without a rate limit): pause every call to the
+ *   provider and probe again slowly; a fixed or rotated token then delivers.
+ * - `rejected`: this request can never succeed (404, 422, other 4xx): drop it with the reason.
+ */
+export type FailureKind = "transient" | "rateLimited" | "auth" | "rejected";
+
 /** Options for {@linkcode ProviderError}. */
 export interface ProviderErrorOptions extends ErrorOptions {
   /** Provider name. */
   provider: string;
   /** HTTP status, 0 when no response arrived. */
   status: number;
-  /** Whether trying again later may succeed. */
-  retryable: boolean;
-  /** How long the provider asked us to wait, if it said. */
+  /** What kind of failure it is, and so what every caller does about it. */
+  kind: FailureKind;
+  /** How long the provider asked us to wait, if it said (always set for `rateLimited`). */
   retryAfterMs?: number;
 }
 
@@ -73,8 +85,8 @@ export class ProviderError extends Error {
   readonly provider: string;
   /** HTTP status, 0 when no response arrived. */
   readonly status: number;
-  /** Whether trying again later may succeed. */
-  readonly retryable: boolean;
+  /** What kind of failure it is (see {@linkcode FailureKind}). */
+  readonly kind: FailureKind;
   /** How long the provider asked us to wait, if it said. */
   readonly retryAfterMs: number | undefined;
 
@@ -82,15 +94,29 @@ export class ProviderError extends Error {
    * Creates the error.
    *
    * @param message the action, the provider's answer and the fix; never a token
-   * @param options provider, status, retryability and the wait asked for
+   * @param options provider, status, kind of failure and the wait asked for
    */
   constructor(message: string, options: ProviderErrorOptions) {
     super(message, { cause: options.cause });
     this.name = "ProviderError";
     this.provider = options.provider;
     this.status = options.status;
-    this.retryable = options.retryable;
+    this.kind = options.kind;
     this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Error of the notifier layer: a notifier cannot be built from the options it was given. */
+export class NotifierError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message the option, the rule and the fix
+   * @param options the cause
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotifierError";
   }
 }
 
@@ -140,6 +166,40 @@ export interface StatusChange {
   action: Action;
   /** New state. */
   state: State;
-  /** Human text. */
+  /** Human text; cut to {@linkcode MAX_DESCRIPTION_LENGTH} when stored. */
   description: string;
+  /** The head commit of its change set (a sync's newest commit): delivered before the rest. */
+  isHead?: boolean;
+}
+
+/**
+ * The longest description any notifier sends (Azure DevOps' 400; GitHub cuts to 140, GitLab to
+ * 255): descriptions are cut to it once, when stored, so no stored value grows with an event.
+ */
+export const MAX_DESCRIPTION_LENGTH = 400;
+
+/**
+ * The description prefix that marks a canceled status on providers with no canceled state of
+ * their own (GitHub's `error`). Written as here; read back in any case, so `canceled: superseded
+ * by 3f2a9c1` (providers.md's form) counts too.
+ */
+export const CANCELED_MARKER = "Canceled: ";
+
+const CANCELED_MARKER_PATTERN = /^canceled:\s*/i;
+
+/**
+ * Splits our canceled marker off a description read back from a provider.
+ *
+ * @param description the description the provider holds
+ * @returns whether the marker was there, and the description without it
+ * @example
+ * ```ts
+ * readCanceledMarker("canceled: superseded by 3f2a9c1"); // { canceled: true, rest: "superseded by 3f2a9c1" }
+ * ```
+ */
+export function readCanceledMarker(description: string): { canceled: boolean; rest: string } {
+  const m = CANCELED_MARKER_PATTERN.exec(description);
+  return m
+    ? { canceled: true, rest: description.slice(m[0].length) }
+    : { canceled: false, rest: description };
 }

@@ -1,0 +1,87 @@
+/**
+ * An outbox on a real KV file, driven by a manual clock, with a log of what became of each
+ * delivery attempt; the notifier is the real GitLab one pointed at the GitLab fake (it paces
+ * nothing, so many deliveries run fast).
+ *
+ * @module
+ */
+import { parseGitUrl } from "../src/git_url.ts";
+import { createGitLabNotifier } from "../src/notifiers/gitlab.ts";
+import type { Notifier, StatusChange } from "../src/notifiers/notifier.ts";
+import { Outbox, type OutboxOptions, type Settled } from "../src/outbox.ts";
+import { ManualClock } from "./fakes/clock.ts";
+import type { FakeGitLab } from "./fakes/gitlab.ts";
+
+/** A 40-hex SHA from a number. */
+export const shaOf = (i: number): string => i.toString(16).padStart(40, "0");
+
+/** A sync status change. */
+export const syncChange = (sha: string, state: StatusChange["state"] = "succeeded") => ({
+  sha,
+  action: "sync" as const,
+  state,
+  description: `${state} ${sha.slice(0, 7)}`,
+});
+
+/** The GitLab notifier for the fake's acme/app project. */
+export function gitLabNotifier(gl: FakeGitLab, token = "test-token"): Notifier {
+  return createGitLabNotifier({
+    remote: parseGitUrl("https://gitlab.com/acme/app"),
+    token,
+    apiUrl: gl.url,
+  });
+}
+
+/** A running outbox and what tests observe of it. */
+export interface OutboxRun extends AsyncDisposable {
+  outbox: Outbox;
+  settled: Settled[];
+  /** Resolves once `n` attempts in all have settled. */
+  settledCount(n: number): Promise<void>;
+  /** Stops the loop (the store stays open). */
+  stop(): Promise<void>;
+}
+
+/** Runs an outbox on `kv` until disposed. */
+export function runOutbox(
+  kv: Deno.Kv,
+  clock: ManualClock,
+  notifier: Notifier,
+  options: Partial<OutboxOptions> = {},
+): OutboxRun {
+  const settled: Settled[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const outbox = new Outbox({
+    kv,
+    notifier,
+    instance: "dev",
+    clock,
+    random: () => 0,
+    ...options,
+    onSettled(s) {
+      settled.push(s);
+      for (const w of [...waiters]) {
+        if (settled.length >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    },
+  });
+  const controller = new AbortController();
+  const running = outbox.run(controller.signal);
+  const stop = async () => {
+    controller.abort();
+    await running;
+  };
+  return {
+    outbox,
+    settled,
+    settledCount: (n) =>
+      settled.length >= n
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

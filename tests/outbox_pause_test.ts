@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "./fakes/clock.ts";
+import { startFakeGitLab } from "./fakes/gitlab.ts";
+import type { Notifier } from "../src/notifiers/notifier.ts";
+import { gitLabNotifier, runOutbox, shaOf, syncChange } from "./_outbox.ts";
+import { tempDir } from "./_cli.ts";
+
+Deno.test("Outbox pauses every call on a rate limit, stays paused across a restart, then sends one probe", async () => {
+  await using dir = await tempDir();
+  await using gl = await startFakeGitLab();
+  const clock = new ManualClock();
+  using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const posts = () => gl.received.filter((r) => r.method === "POST").length;
+  gl.faults.push({ status: 429, body: "Retry later\n", headers: { "retry-after": "30" } });
+  {
+    await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
+    await run.outbox.enqueue(Array.from({ length: 25 }, (_, i) => syncChange(shaOf(i + 1))));
+    await run.settledCount(1);
+    assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 30_000]]);
+    await clock.whenSleeping();
+    clock.advance(29_000);
+    await clock.whenSleeping();
+    assert.equal(posts(), 1, "no call to the provider while it is paused");
+  }
+  // Restarted inside the window: the pause was stored, so nothing is sent before it ends; the
+  // probe after it is refused again, and again only it was sent.
+  gl.faults.push({ status: 429, body: "Retry later\n", headers: { "retry-after": "60" } });
+  await using run = runOutbox(kv, clock, gitLabNotifier(gl));
+  await clock.whenSleeping();
+  assert.equal(posts(), 1, "a restart inside the window does not resume calling");
+  clock.advance(1_000);
+  await run.settledCount(1);
+  assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 60_000]]);
+  await clock.whenSleeping();
+  assert.equal(posts(), 2, "one probe when the window ended");
+  clock.advance(60_000);
+  await run.settledCount(26);
+  assert.equal(posts(), 27);
+  assert.ok(run.settled.slice(1).every((s) => s.outcome === "delivered"));
+  assert.deepEqual(await run.outbox.pending(), []);
+  assert.equal(run.outbox.pause.current, undefined);
+});
+
+Deno.test("Outbox pauses the provider on a refused token: one probe per authRetryMs, not one call per status", async () => {
+  await using dir = await tempDir();
+  await using gl = await startFakeGitLab({ tokens: [] });
+  const clock = new ManualClock();
+  using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const posts = () => gl.received.filter((r) => r.method === "POST").length;
+  await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
+  await run.outbox.enqueue(Array.from({ length: 5 }, (_, i) => syncChange(shaOf(i + 1))));
+  await run.settledCount(1);
+  assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 60_000]]);
+  assert.match(run.settled[0]!.error!, /401/);
+  await clock.whenSleeping();
+  assert.equal(posts(), 1);
+  clock.advance(60_000);
+  await run.settledCount(2);
+  await clock.whenSleeping();
+  assert.equal(posts(), 2, "one probe after the auth pause");
+  gl.tokens.add("test-token"); // the token is fixed (or rotated)
+  clock.advance(60_000);
+  await run.settledCount(7);
+  assert.equal(posts(), 7);
+  assert.deepEqual(await run.outbox.pending(), []);
+});
+
+Deno.test("Outbox does not send a delivered status again while the store cannot record it", async () => {
+  await using dir = await tempDir();
+  await using gl = await startFakeGitLab();
+  const clock = new ManualClock();
+  using real = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  let broken = false;
+  // The store refuses every commit while `broken`: as a full disk would.
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => broken ? Promise.reject(new Error("disk full")) : commit();
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const gitlab = gitLabNotifier(gl);
+  const tookIt = Promise.withResolvers<void>();
+  const notifier: Notifier = {
+    provider: gitlab.provider,
+    getStatus: gitlab.getStatus,
+    async setStatus(sha, status, signal) {
+      await gitlab.setStatus(sha, status, signal);
+      broken = true; // the provider took it; recording it will fail
+      tookIt.resolve();
+    },
+  };
+  await using run = runOutbox(kv, clock, notifier);
+  await run.outbox.enqueue([syncChange(shaOf(1))]);
+  await tookIt.promise;
+  const posts = () => gl.received.filter((r) => r.method === "POST").length;
+  for (let i = 0; i < 6; i++) {
+    await clock.whenSleeping();
+    clock.advance(60_000); // the record is tried again with backoff…
+  }
+  await clock.whenSleeping();
+  assert.equal(posts(), 1, "…but the provider is not called again");
+  assert.equal(run.settled.length, 0);
+  broken = false;
+  clock.advance(300_000);
+  await run.settledCount(1);
+  assert.deepEqual(run.settled.map((s) => s.outcome), ["delivered"]);
+  assert.equal(posts(), 1);
+  assert.deepEqual(await run.outbox.pending(), []);
+});
+
+Deno.test("Outbox drops an entry still undelivered after maxAgeMs, with the last error", async () => {
+  await using dir = await tempDir();
+  await using gl = await startFakeGitLab();
+  const clock = new ManualClock();
+  using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  await using run = runOutbox(kv, clock, gitLabNotifier(gl), {
+    maxAgeMs: 10_000,
+    retry: { baseMs: 12_000, maxMs: 12_000 },
+  });
+  gl.faults.push({ status: 502, body: { message: "Bad Gateway" } });
+  gl.faults.push({ status: 502, body: { message: "Bad Gateway" } });
+  await run.outbox.enqueue([syncChange(shaOf(1))]);
+  await run.settledCount(1);
+  clock.advance(run.settled[0]!.delayMs!);
+  await run.settledCount(2);
+  clock.advance(run.settled[1]!.delayMs!);
+  await run.settledCount(3);
+  assert.deepEqual(run.settled.map((s) => s.outcome), ["retry", "retry", "dropped"]);
+  assert.match(run.settled[2]!.error!, /undelivered for .*502 Bad Gateway/);
+  assert.deepEqual(await run.outbox.pending(), []);
+});
