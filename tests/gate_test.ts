@@ -68,13 +68,14 @@ Deno.test("status --wait follows pending to succeeded, one stderr line per chang
 
 Deno.test("status --wait exits 1 on failed, 3 on canceled", async (t) => {
   for (
-    const [state, description, code] of [["failure", "Rollout failed", 1], [
-      "error",
-      "Canceled: Superseded by 3f2a9c1",
-      3,
-    ]] as const
+    const [state, description, code] of [
+      ["failure", "Rollout failed", 1],
+      ["error", "Canceled: Superseded by 3f2a9c1", 3],
+      ["error", "canceled: superseded by 3f2a9c1", 3],
+      ["error", "Deployment error", 1],
+    ] as const
   ) {
-    await t.step(state, async () => {
+    await t.step(`${state} ${description}`, async () => {
       await using gh = await startFakeGitHub();
       add(gh, "flux-status/dev/workload", state, description);
       const out = await runCli(args(gh), env);
@@ -99,13 +100,22 @@ Deno.test("status --wait exits 124 when the timeout passes while pending or abse
   ]]);
 });
 
-Deno.test("status --wait waits out a rate limit and exits 4 on a bad token", async () => {
+Deno.test("status --wait waits out secondary and primary rate limits and exits 4 on a bad token", async () => {
   await using gh = await startFakeGitHub();
   add(gh, "flux-status/dev/workload", "success", "Rolled out");
   gh.faults.push({
     status: 429,
     headers: { "retry-after": "0" },
     body: { message: "You have exceeded a secondary rate limit" },
+  });
+  // GitHub's primary limit: 403 with x-ratelimit-remaining 0 (a reset just passed: a 1 s wait).
+  gh.faults.push({
+    status: 403,
+    headers: {
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) - 10),
+    },
+    body: { message: "API rate limit exceeded for user ID 1." },
   });
   const ok = await runCli(args(gh, ["--output", "text"]), env);
   assert.equal(ok.code, 0, ok.stderr);

@@ -16,8 +16,10 @@ import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
+  CANCELED_MARKER,
   type Notifier,
   ProviderError,
+  readCanceledMarker,
   type ReadStatus,
   type State,
   stateFor,
@@ -38,13 +40,12 @@ export const TO_GITHUB = {
 /** GitHub's limit on a status description, in characters. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
-const CANCELED_PREFIX = "Canceled: ";
 const ThrottledOctokit = Octokit.plugin(throttling);
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** GitHub's state → ours; `error` is `canceled` only when we wrote it so. */
+/** GitHub's state → ours; `error` is `canceled` only when we wrote it so (our marker, any case). */
 export function fromGitHubState(state: string, description: string): State {
-  if (state === "error") return description.startsWith(CANCELED_PREFIX) ? "canceled" : "failed";
+  if (state === "error") return readCanceledMarker(description).canceled ? "canceled" : "failed";
   return stateFor<string>(TO_GITHUB, state) ?? "failed";
 }
 
@@ -100,7 +101,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     async setStatus(sha, status, signal) {
       const canceled = status.state === "canceled";
       const description = truncate(
-        (canceled ? CANCELED_PREFIX : "") + status.description,
+        (canceled ? CANCELED_MARKER : "") + status.description,
         GITHUB_DESCRIPTION_LIMIT,
       );
       try {
@@ -145,7 +146,7 @@ function toReadStatus(
 ): ReadStatus {
   const raw = s.description ?? "";
   const state = fromGitHubState(s.state, raw);
-  const description = state === "canceled" ? raw.slice(CANCELED_PREFIX.length) : raw;
+  const description = state === "canceled" ? readCanceledMarker(raw).rest : raw;
   return {
     name,
     state,

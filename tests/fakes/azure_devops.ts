@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { fromAzureState } from "../../src/notifiers/azure_devops.ts";
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
 import { type FakeServer, json, startFakeServer } from "./_server.ts";
@@ -73,6 +72,16 @@ function tfError(status: number, message: string, typeKey: string): Response {
     eventId: 3000,
   });
 }
+
+/** How the fake reads Azure DevOps' state names in our terms: its own table, never the product's. */
+const OUR_STATE: Record<string, State> = {
+  notSet: "pending",
+  pending: "pending",
+  succeeded: "succeeded",
+  failed: "failed",
+  error: "failed",
+  notApplicable: "canceled",
+};
 
 /** Starts the fake on a free loopback port. */
 export function startFakeAzureDevOps(options: FakeAzureOptions = {}): Promise<FakeAzureDevOps> {
@@ -234,7 +243,7 @@ export function startFakeAzureDevOps(options: FakeAzureOptions = {}): Promise<Fa
     commitStatuses: (sha) =>
       statusesOf(sha).map((s) => ({
         name: s.context.genre ? `${s.context.genre}/${s.context.name}` : s.context.name,
-        state: fromAzureState(s.state),
+        state: OUR_STATE[String(s.state)] ?? "failed",
         description: s.description,
       })),
   });

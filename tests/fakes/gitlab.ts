@@ -9,7 +9,6 @@
  * @module
  */
 import { parse } from "yaml";
-import { fromGitLabState } from "../../src/notifiers/gitlab.ts";
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
 import { type FakeServer, json, startFakeServer } from "./_server.ts";
@@ -62,6 +61,17 @@ export interface FakeGitLab extends FakeServer {
 }
 
 const TERMINAL = new Set(["success", "failed", "canceled", "skipped"]);
+
+/** How the fake reads GitLab's job states in our terms: its own table, never the product's. */
+const OUR_STATE: Record<string, State> = {
+  created: "pending",
+  pending: "pending",
+  running: "pending",
+  success: "succeeded",
+  failed: "failed",
+  canceled: "canceled",
+  skipped: "canceled",
+};
 
 /** Starts the fake on a free loopback port. */
 export function startFakeGitLab(options: FakeGitLabOptions = {}): Promise<FakeGitLab> {
@@ -180,7 +190,7 @@ export function startFakeGitLab(options: FakeGitLabOptions = {}): Promise<FakeGi
     commitStatuses: (sha) =>
       (history.get(sha) ?? []).map((j) => ({
         name: j.name,
-        state: fromGitLabState(j.status),
+        state: OUR_STATE[j.status] ?? "failed",
         description: j.description ?? "",
       })),
   });
