@@ -172,3 +172,37 @@ Deno.test("Azure DevOps notifier reads back past the first page of 1000 statuses
     ["0", "1000"],
   );
 });
+
+Deno.test("Azure DevOps notifier gives up a call when its signal aborts", async () => {
+  // A server that takes the connection and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const connected = Promise.withResolvers<void>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      connected.resolve();
+    }
+  })();
+  const notifier = createAzureDevOpsNotifier({
+    remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
+    token: "test-token",
+    apiUrl: `http://127.0.0.1:${listener.addr.port}/acme`,
+  });
+  const controller = new AbortController();
+  const call = notifier.setStatus(
+    SHA,
+    { name: NAME, state: "succeeded", description: "ok" },
+    controller.signal,
+  );
+  await connected.promise;
+  controller.abort();
+  await assert.rejects(call, (err: Error) => {
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.kind, "transient");
+    return true;
+  });
+  listener.close();
+  for (const conn of held) conn.close();
+  await accepting.catch(() => {});
+});

@@ -16,7 +16,7 @@ import { GitApi } from "azure-devops-node-api/GitApi.js";
 import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
 import type { GitRemote } from "../git_url.ts";
-import { providerFailure } from "./_errors.ts";
+import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   type Notifier,
   type ProviderError,
@@ -91,24 +91,23 @@ const HINTS: Record<number, string> = {
   404: "check the organization, project and repository names",
 };
 
-/** The HTTP answer behind one SDK call (the SDK hides 404 and 203 behind a null result). */
-interface Answer {
-  status?: number;
-  headers?: Record<string, string>;
-}
+/** The commit statuses resource of the Git area (what `GitApi` itself asks the location service for). */
+const STATUSES_LOCATION = "428dd4fb-fda5-4722-af02-9313b80305da";
+const STATUSES_API_VERSION = "7.2-preview.2";
 
-interface SdkRestClient {
-  processResponse(
-    res: { message: { statusCode?: number; headers: Record<string, string> } },
-    options: unknown,
-  ): Promise<unknown>;
-}
-
+/** What the SDK's RestClient throws for an answer over 299. */
 interface SdkError {
   statusCode?: number;
   message?: string;
   result?: { message?: string } | null;
   responseHeaders?: Record<string, string>;
+}
+
+/** An HTTP failure seen on the SDK's own RestClient answer. */
+class AzureHttpError extends Error {
+  constructor(readonly status: number, readonly headers: Record<string, string>, message: string) {
+    super(message);
+  }
 }
 
 /**
@@ -123,10 +122,15 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   const { remote, token, now = Date.now } = options;
   const collectionUrl = (options.apiUrl ?? defaultAzureApiUrl(remote)).replace(/\/+$/, "");
   const auth = getPersonalAccessTokenHandler(token);
+  // The signal of the SDK call being started: the SDK builds its request options synchronously
+  // when a call starts, and hands them to every request handler (a seam it supports), where the
+  // signal is put on the underlying request.
+  let starting: AbortSignal | undefined;
   const handler = {
-    prepareRequest(request: { headers: Record<string, unknown> }) {
+    prepareRequest(request: { headers: Record<string, unknown>; signal?: AbortSignal }) {
       auth.prepareRequest(request as never);
       request.headers["X-TFS-FedAuthRedirect"] = "Suppress";
+      if (starting) request.signal = starting;
     },
     canHandleAuthentication: () => false,
     handleAuthentication: () => Promise.reject(new Error("not handled")),
@@ -137,112 +141,103 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     allowRedirects: false,
   }, "flux-status");
   const project = remote.project ?? remote.repo;
-  // The SDK turns a 404 (and an HTML 203) into a null result; record each answer's status where
-  // it passes. Calls run one at a time so the record belongs to the call that reads it (Azure
-  // DevOps' own limits make parallel calls pointless anyway).
-  let answer: Answer = {};
-  const rest = (git as unknown as { rest: SdkRestClient }).rest;
-  const processResponse = rest.processResponse.bind(rest);
-  rest.processResponse = (res, options) => {
-    answer = {
-      ...(res.message.statusCode ? { status: res.message.statusCode } : {}),
-      headers: res.message.headers,
-    };
-    return processResponse(res, options);
-  };
-  let queue: Promise<unknown> = Promise.resolve();
+  const route = (sha: string) => ({ project, commitId: sha, repositoryId: remote.repo });
+
   /**
-   * Runs one SDK call after the previous one; a result that fails `isValid` (the SDK's stand-in
-   * for a 404 or a sign-in page) becomes the error its HTTP status means.
+   * One call to the statuses resource through the SDK's location service and RestClient, whose
+   * answer carries the HTTP status (GitApi's own methods turn a 404 or a 203 sign-in page into a
+   * null result). Any answer but a JSON 2xx becomes an {@linkcode AzureHttpError}.
    */
-  function call<T>(fn: () => Promise<T>, isValid: (result: T) => boolean): Promise<T> {
-    const run = queue.catch(() => {}).then(async () => {
-      answer = {};
-      const byStatus = (): SdkError => ({
-        statusCode: answer.status ?? 203,
-        message: answer.status === 404 ? "the repository or project was not found" : "",
-        ...(answer.headers ? { responseHeaders: answer.headers } : {}),
-      });
-      let result: T;
-      try {
-        result = await fn();
-      } catch (err) {
-        // The SDK fails on its own null result without saying why: the status does.
-        if ((err as SdkError)?.statusCode === undefined && answer.status) throw byStatus();
-        throw err;
-      }
-      if (result !== null && result !== undefined && isValid(result)) return result;
-      throw byStatus();
-    });
-    queue = run;
-    return run;
+  async function call<T>(
+    sha: string,
+    send: (url: string, options: ReturnType<GitApi["createRequestOptions"]>) => Promise<
+      { statusCode: number; result: T | null; headers: object }
+    >,
+    query: Record<string, unknown> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    signal?.throwIfAborted();
+    const headersOf = (a: { headers: object }) => a.headers as Record<string, string>;
+    const version = await abortable(
+      git.vsoClient.getVersioningData(
+        STATUSES_API_VERSION,
+        "git",
+        STATUSES_LOCATION,
+        route(sha),
+        query,
+      ),
+      signal,
+    );
+    const options = git.createRequestOptions("application/json", version.apiVersion);
+    let answer;
+    try {
+      starting = signal;
+      const sent = send(version.requestUrl!, options);
+      starting = undefined;
+      answer = await abortable(sent, signal);
+    } catch (err) {
+      starting = undefined;
+      const e = err as SdkError;
+      if (e?.statusCode === undefined) throw err;
+      throw new AzureHttpError(
+        e.statusCode,
+        e.responseHeaders ?? {},
+        e.result?.message ?? e.message ?? "",
+      );
+    }
+    if (answer.statusCode === 404) {
+      throw new AzureHttpError(404, headersOf(answer), "the repository or project was not found");
+    }
+    if (answer.statusCode !== 200 && answer.statusCode !== 201 || answer.result === null) {
+      // A 203 (or any 2xx without JSON) is the sign-in page a refused PAT gets.
+      throw new AzureHttpError(401, headersOf(answer), "with a sign-in page instead of JSON");
+    }
+    return answer.result;
   }
 
   const fail = (err: unknown, doing: string): ProviderError => {
-    const e = err as SdkError;
-    const message = e?.result?.message ?? e?.message ?? "";
-    if (e?.statusCode === undefined) {
-      // No HTTP status: either no response, or a non-JSON answer such as the sign-in page.
-      const signIn = /Unexpected token|JSON|<html|sign-?in/i.test(message);
+    const f = { provider: "azure-devops", label: "Azure DevOps", doing, now: now(), hints: HINTS };
+    if (err instanceof AzureHttpError) {
+      const signIn = err.status === 203 || err.status === 302;
       return providerFailure({
-        provider: "azure-devops",
-        label: "Azure DevOps",
-        doing,
-        status: signIn ? 401 : 0,
-        message: signIn ? "with a sign-in page instead of JSON" : "no response arrived",
-        now: now(),
-        hints: HINTS,
+        ...f,
+        status: signIn ? 401 : err.status,
+        message: signIn ? "with a sign-in page instead of JSON" : err.message.slice(0, 300),
+        headers: err.headers,
       });
     }
-    const status = e.statusCode === 203 || e.statusCode === 302 ? 401 : e.statusCode;
-    return providerFailure({
-      provider: "azure-devops",
-      label: "Azure DevOps",
-      doing,
-      status,
-      message: status !== e.statusCode
-        ? "with a sign-in page instead of JSON"
-        : message.slice(0, 300),
-      headers: e.responseHeaders ?? {},
-      now: now(),
-      hints: HINTS,
-    });
+    return noAnswer(f, err);
   };
 
   return {
     provider: "azure-devops",
-    async setStatus(sha, status) {
+    async setStatus(sha, status, signal) {
+      const body = {
+        state: AZURE_STATE_NAMES[status.state],
+        description: truncate(status.description, AZURE_DESCRIPTION_LIMIT),
+        context: toAzureContext(status.name),
+        ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+      };
       try {
-        await call(
-          () =>
-            git.createCommitStatus(
-              {
-                state: TO_AZURE[status.state],
-                description: truncate(status.description, AZURE_DESCRIPTION_LIMIT),
-                context: toAzureContext(status.name),
-                ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
-              },
-              sha,
-              remote.repo,
-              project,
-            ),
-          (created) => typeof created === "object" && "state" in created,
-        );
+        await call(sha, (url, options) => git.rest.create(url, body, options), undefined, signal);
       } catch (err) {
         throw fail(err, `set status on ${sha.slice(0, 7)}`);
       }
     },
-    async getStatus(sha, name): Promise<ReadStatus | undefined> {
+    async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
       const context = toAzureContext(name);
       try {
-        const statuses = [];
+        const statuses: WireStatus[] = [];
         for (let skip = 0;; skip += PAGE_SIZE) {
-          const page = await call(
-            () => git.getStatuses(sha, remote.repo, project, PAGE_SIZE, skip, true),
-            Array.isArray,
+          const page = await call<{ value?: WireStatus[] } | WireStatus[]>(
+            sha,
+            (url, options) => git.rest.get(url, options),
+            { top: PAGE_SIZE, skip, latestOnly: true },
+            signal,
           );
-          statuses.push(...page);
-          if (page.length < PAGE_SIZE) break;
+          const items = Array.isArray(page) ? page : page.value ?? [];
+          statuses.push(...items);
+          if (items.length < PAGE_SIZE) break;
         }
         const ours = statuses
           .filter((s) =>
@@ -250,18 +245,46 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
           )
           .sort((a, b) => (b.id ?? 0) - (a.id ?? 0))[0];
         if (!ours) return undefined;
+        const when = ours.updatedDate ?? ours.creationDate;
         return {
           name,
           state: fromAzureState(ours.state),
           description: ours.description ?? "",
           ...(ours.targetUrl ? { targetUrl: ours.targetUrl } : {}),
-          ...(ours.updatedDate ?? ours.creationDate
-            ? { updatedAt: new Date((ours.updatedDate ?? ours.creationDate)!).toISOString() }
-            : {}),
+          ...(when ? { updatedAt: new Date(when).toISOString() } : {}),
         };
       } catch (err) {
         throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
       }
     },
   };
+}
+
+/** A status as the service sends it (enums by name, dates as strings). */
+interface WireStatus {
+  id?: number;
+  state?: string | GitStatusState;
+  description?: string;
+  targetUrl?: string;
+  context?: { genre?: string; name?: string };
+  creationDate?: string;
+  updatedDate?: string;
+}
+
+/** Our states → the names the service reads (it also takes enum numbers). */
+const AZURE_STATE_NAMES = {
+  pending: "pending",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "notApplicable",
+} as const satisfies Record<State, string>;
+
+/** Settles with `promise`, or rejects when `signal` aborts first (the request is aborted too). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

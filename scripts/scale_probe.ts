@@ -1,0 +1,224 @@
+/**
+ * Scale probe: drives a daemon subprocess (any checkout's cli.ts, so a before/after can be taken)
+ * with fluxd-sized events against the local fake GitHub, and prints what it measured:
+ *
+ * 1. large events: the answer and its time for each size fluxd really sends;
+ * 4. a rate limit: provider calls made in 10 s after the first 429 (25 statuses queued);
+ * 5. head first: when the head of a 20-commit sync reached the provider, and its place;
+ * 6. a backlog of 10,000 undelivered statuses: the daemon's RSS growth and CPU seconds over 10 s.
+ *
+ * Usage: `deno run -A scripts/scale_probe.ts [--cli PATH/cli.ts]` (default: this checkout).
+ * Loopback only; every loop is bounded.
+ *
+ * @module
+ */
+import { startFakeGitHub } from "../tests/fakes/github.ts";
+
+const cliArg = Deno.args.indexOf("--cli");
+const CLI = cliArg >= 0 ? Deno.args[cliArg + 1]! : new URL("../cli.ts", import.meta.url).pathname;
+const HEAD = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+const sha = (i: number) => i.toString(16).padStart(40, "0");
+
+interface Daemon {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function daemon(apiUrl: string, extra: string[] = []): Promise<Daemon> {
+  const store = await Deno.makeTempDir({ prefix: "flux-status-probe-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      CLI,
+      "daemon",
+      "--listen",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      "--log-level",
+      "warning",
+      "--git-url",
+      "git@github.com:acme/app.git",
+      "--api-url",
+      apiUrl,
+      "--store",
+      `${store}/kv.sqlite`,
+      "--poll-workloads=false",
+      ...extra,
+    ],
+    env: { GITHUB_TOKEN: "test-token", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Find the port from /proc (the daemon logs "Listening" only at info level).
+  const port = await listeningPort(child.pid);
+  child.stdout.cancel();
+  child.stderr.cancel();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(store, { recursive: true });
+    },
+  };
+}
+
+async function listeningPort(pid: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const inodes = new Set<string>();
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
+        const link = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
+        const m = /^socket:\[(\d+)\]$/.exec(link);
+        if (m) inodes.add(m[1]!);
+      }
+    } catch { /* not started yet */ }
+    const tcp = await Deno.readTextFile("/proc/net/tcp");
+    for (const line of tcp.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9]!)) return parseInt(f[1]!.split(":")[1]!, 16);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("the daemon did not listen");
+}
+
+function event(metadata: Record<string, unknown>, serviceIDs: string[] = []) {
+  return JSON.stringify({
+    id: 0,
+    serviceIDs,
+    type: "sync",
+    startedAt: "2021-03-22T20:12:00.000913377Z",
+    endedAt: "2021-03-22T20:12:00.000913377Z",
+    logLevel: "info",
+    metadata,
+  });
+}
+const commits = (n: number, first = 0) =>
+  Array.from({ length: n }, (_, i) => ({
+    revision: first === 0 && i === 0 ? HEAD : sha(first + i + 1),
+    message: `Commit number ${i} of a long-lived platform repository`,
+  }));
+const errors = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    ID: `team-${i % 40}:deployment/service-${i}`,
+    Path: `apps/team-${i % 40}/service-${i}/deployment.yaml`,
+    Error: "running kubectl: exit status 1, stderr: error validating data: unknown field",
+  }));
+
+async function post(url: string, body: string): Promise<{ status: number; ms: number }> {
+  const t = performance.now();
+  const res = await fetch(`${url}/v6/events`, {
+    method: "POST",
+    body: new TextEncoder().encode(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.body?.cancel();
+  return { status: res.status, ms: Math.round(performance.now() - t) };
+}
+
+function procStat(pid: number): { rssMb: number; cpuS: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { rssMb: Math.round(rssKb / 1024), cpuS: ticks / 100 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+console.log(`# scale probe of ${CLI}`);
+
+// 1. Large events.
+{
+  await using gh = await startFakeGitHub();
+  const workloads = Array.from(
+    { length: 700 },
+    (_, i) => `platform-team-${i % 30}:deployment/microservice-number-${i}`,
+  );
+  const cases: [string, string][] = [
+    [
+      "initial sync naming 700 workloads",
+      event({ commits: commits(2000), initialSync: true }, workloads),
+    ],
+    ["sync with 1,500 resource errors", event({ commits: commits(1), errors: errors(1500) })],
+    ["20 commits with 900 errors", event({ commits: commits(20), errors: errors(900) })],
+    ["initial sync of 150,000 commits", event({ commits: commits(150_000), initialSync: true })],
+  ];
+  for (const [name, body] of cases) {
+    const d = await daemon(gh.url, ["--poll-workloads=true", "--flux-url", "http://127.0.0.1:9"]);
+    const r = await post(d.url, body).catch((e) => ({ status: 0, ms: -1, error: String(e) }));
+    console.log(
+      `1. ${name} (${(body.length / 1e6).toFixed(1)} MB): HTTP ${r.status} in ${r.ms} ms`,
+    );
+    await d.stop();
+  }
+}
+
+// 4. A rate limit with 20 statuses queued.
+{
+  await using gh = await startFakeGitHub();
+  for (let i = 0; i < 200; i++) {
+    gh.faults.push({
+      status: 429,
+      headers: { "retry-after": "30" },
+      body: { message: "You have exceeded a secondary rate limit." },
+    });
+  }
+  const d = await daemon(gh.url);
+  await post(d.url, event({ commits: commits(20) }));
+  await gh.waitFor(() => gh.received.length > 0, "first call");
+  await sleep(10_000);
+  console.log(
+    `4. calls to a rate-limited provider (Retry-After 30s) in the 10 s after the first 429: ${gh.received.length}`,
+  );
+  await d.stop();
+}
+
+// 5. Head first.
+{
+  const arrived: [string, number][] = [];
+  const t0 = { at: 0 };
+  await using gh = await startFakeGitHub({
+    onStatus: (s) => arrived.push([s, performance.now() - t0.at]),
+  });
+  const d = await daemon(gh.url);
+  t0.at = performance.now();
+  await post(d.url, event({ commits: commits(20) }));
+  await gh.waitFor(() => arrived.length >= 20, "20 statuses");
+  const place = arrived.findIndex(([s]) => s === HEAD);
+  console.log(
+    `5. head of a 20-commit sync reached the provider ${
+      Math.round(arrived[place]![1])
+    } ms after the event, as status ${place + 1} of 20`,
+  );
+  await d.stop();
+}
+
+// 6. A backlog of 10,000 undelivered statuses (the provider unreachable).
+{
+  const d = await daemon("http://127.0.0.1:9");
+  await sleep(1000);
+  const before = procStat(d.pid);
+  let refused = 0;
+  for (let e = 0; e < 500; e++) {
+    const r = await post(d.url, event({ commits: commits(20, 1000 + e * 20) }));
+    if (r.status !== 200) refused++;
+  }
+  const queued = procStat(d.pid);
+  await sleep(10_000);
+  const after = procStat(d.pid);
+  console.log(
+    `6. 10,000 undelivered statuses: RSS ${before.rssMb} → ${after.rssMb} MB (+${
+      after.rssMb - before.rssMb
+    } MB), CPU ${
+      (after.cpuS - queued.cpuS).toFixed(1)
+    } s over the next 10 s, ${refused} events refused`,
+  );
+  await d.stop();
+}
