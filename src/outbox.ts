@@ -140,6 +140,8 @@ export class Outbox {
   #random: () => number;
   #onSettled: (settled: Settled) => void;
   #pause: ProviderPause;
+  /** Aborted when a pause begins: calls still queued in a notifier (GitHub's pacing) stay unsent. */
+  #pausing = new AbortController();
   #inFlight = new Map<string, Promise<void>>();
   /** Statuses the provider took whose record the store refused, by `sha/action`. */
   #unrecorded = new Map<string, CommitStatus>();
@@ -296,7 +298,7 @@ export class Outbox {
       const sha = key.at(-2) as string, action = key.at(-1) as Action;
       const id = `${sha}/${action}`;
       if (this.#inFlight.has(id)) continue;
-      const delivery = this.#deliver(key, sha, action, abortDeliveries)
+      const delivery = this.#deliver(key, sha, action, abortDeliveries, this.#pausing.signal)
         .then(() => {
           this.#storeFailures = 0;
         }, (err) => {
@@ -352,7 +354,13 @@ export class Outbox {
     return Infinity;
   }
 
-  async #deliver(slot: Deno.KvKey, sha: string, action: Action, signal: AbortSignal) {
+  async #deliver(
+    slot: Deno.KvKey,
+    sha: string,
+    action: Action,
+    abortDelivery: AbortSignal,
+    pausing: AbortSignal,
+  ) {
     const id = `${sha}/${action}`;
     const [current, delivered] = await this.#kv.getMany<[OutboxEntry, CommitStatus]>([
       entryKey(sha, action),
@@ -384,8 +392,14 @@ export class Outbox {
     }
     if (!sent) {
       try {
-        await this.#notifier.setStatus(sha, entry.status, signal);
+        await this.#notifier.setStatus(
+          sha,
+          entry.status,
+          AbortSignal.any([abortDelivery, pausing]),
+        );
       } catch (err) {
+        // Called off by a pause that began meanwhile: the entry keeps its place, no attempt lost.
+        if (pausing.aborted) return;
         await this.#failed(current as Deno.KvEntry<OutboxEntry>, err);
         return;
       }
@@ -423,6 +437,8 @@ export class Outbox {
     if (kind === "rateLimited" || kind === "auth") {
       // The provider's limit or our token: the entry keeps its place, every call waits.
       delay = await this.#pause.pause(err as ProviderError, this.#policy.authRetryMs);
+      this.#pausing.abort();
+      this.#pausing = new AbortController();
       op.set(current.key, next);
     } else {
       delay = Math.round(this.retryDelay(err, next.attempts));

@@ -234,3 +234,23 @@ Deno.test("Outbox keeps running when its store fails, and stops cleanly", async 
   controller.abort();
   await running;
 });
+
+Deno.test("Outbox calls off statuses queued in GitHub's pacing when a rate limit pauses the provider", async () => {
+  await using gh = await startFakeGitHub();
+  await using box = await setup(gh);
+  gh.faults.push({
+    status: 429,
+    headers: { "retry-after": "30" },
+    body: { message: "You have exceeded a secondary rate limit." },
+  });
+  const shas = [SHA, OTHER, "a".repeat(40), "b".repeat(40)];
+  await box.outbox.enqueue(shas.map((sha) => change("succeeded", "ok", sha)));
+  await box.settledCount(1);
+  assert.deepEqual(box.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 30_000]]);
+  await box.clock.whenSleeping();
+  assert.equal(gh.received.length, 1, "the statuses paced behind the refused one were not sent");
+  box.clock.advance(30_000);
+  await box.settledCount(5);
+  assert.equal(gh.received.length, 5);
+  assert.deepEqual(await box.outbox.pending(), []);
+});
