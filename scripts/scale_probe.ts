@@ -106,7 +106,7 @@ const commits = (n: number, first = 0) =>
   }));
 const errors = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
-    ID: `team-${i % 40}:deployment/service-${i}`,
+    ID: `platform-team-${i % 40}:deployment/checkout-service-worker-${i}`,
     Path: `apps/team-${i % 40}/service-${i}/deployment.yaml`,
     Error: "running kubectl: exit status 1, stderr: error validating data: unknown field",
   }));
