@@ -12,12 +12,17 @@
  *
  * @module
  */
+import {
+  commitList,
+  HEAD,
+  resourceErrors,
+  syncEvent,
+  workloadIds,
+} from "../tests/fakes/fluxd_events.ts";
 import { startFakeGitHub } from "../tests/fakes/github.ts";
 
 const cliArg = Deno.args.indexOf("--cli");
 const CLI = cliArg >= 0 ? Deno.args[cliArg + 1]! : new URL("../cli.ts", import.meta.url).pathname;
-const HEAD = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
-const sha = (i: number) => i.toString(16).padStart(40, "0");
 
 interface Daemon {
   url: string;
@@ -88,28 +93,10 @@ async function listeningPort(pid: number): Promise<number> {
   throw new Error("the daemon did not listen");
 }
 
-function event(metadata: Record<string, unknown>, serviceIDs: string[] = []) {
-  return JSON.stringify({
-    id: 0,
-    serviceIDs,
-    type: "sync",
-    startedAt: "2021-03-22T20:12:00.000913377Z",
-    endedAt: "2021-03-22T20:12:00.000913377Z",
-    logLevel: "info",
-    metadata,
-  });
-}
-const commits = (n: number, first = 0) =>
-  Array.from({ length: n }, (_, i) => ({
-    revision: first === 0 && i === 0 ? HEAD : sha(first + i + 1),
-    message: `Commit number ${i} of a long-lived platform repository`,
-  }));
-const errors = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({
-    ID: `platform-team-${i % 40}:deployment/checkout-service-worker-${i}`,
-    Path: `apps/team-${i % 40}/service-${i}/deployment.yaml`,
-    Error: "running kubectl: exit status 1, stderr: error validating data: unknown field",
-  }));
+const event = (metadata: Record<string, unknown>, serviceIDs: string[] = []) =>
+  JSON.stringify(syncEvent(metadata, serviceIDs));
+const commits = commitList;
+const errors = resourceErrors;
 
 async function post(url: string, body: string): Promise<{ status: number; ms: number }> {
   const t = performance.now();
@@ -137,10 +124,7 @@ console.log(`# scale probe of ${CLI}`);
 // 1. Large events.
 {
   await using gh = await startFakeGitHub();
-  const workloads = Array.from(
-    { length: 700 },
-    (_, i) => `platform-team-${i % 30}:deployment/microservice-number-${i}`,
-  );
+  const workloads = workloadIds(700);
   const cases: [string, string][] = [
     [
       "initial sync naming 700 workloads",

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseGitUrl } from "../src/git_url.ts";
 import { createGitHubNotifier, fromGitHubState, TO_GITHUB } from "../src/notifiers/github.ts";
-import { STATES } from "../src/notifiers/notifier.ts";
+import { createNotifier } from "../src/notifiers/mod.ts";
+import { NotifierError, STATES } from "../src/notifiers/notifier.ts";
 import { startFakeGitHub } from "./fakes/github.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
@@ -38,4 +39,33 @@ Deno.test("GitHub notifier writes every state and reads each back as written", a
     });
   }
   assert.deepEqual(gh.violations, []);
+});
+
+Deno.test("createNotifier() refuses an empty token, a bad API URL and an unsupported provider", async (t) => {
+  const cases: [string, Parameters<typeof createNotifier>[0], RegExp][] = [
+    [
+      "empty token",
+      { remote: parseGitUrl("https://github.com/acme/app"), token: " " },
+      /^Cannot set statuses on GitHub without a token/,
+    ],
+    [
+      "ftp API URL",
+      { remote: parseGitUrl("https://gitlab.com/acme/app"), token: "t", apiUrl: "ftp://x/api/v4" },
+      /^Cannot set statuses on GitLab as its API URL must be http\(s\): current value is 'ftp:\/\/x\/api\/v4'/,
+    ],
+    [
+      "not supported yet",
+      { remote: parseGitUrl("https://gitea.example.com/acme/app", "gitea"), token: "t" },
+      /^Cannot set statuses on gitea as it is not supported yet/,
+    ],
+  ];
+  for (const [name, options, message] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(createNotifier(options), (err: Error) => {
+        assert.ok(err instanceof NotifierError);
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
 });

@@ -7,15 +7,13 @@ import { createHandler } from "../src/server.ts";
 import { Watcher } from "../src/watcher.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { tempDir } from "./_cli.ts";
+import { commitList, HEAD, resourceErrors, syncEvent, workloadIds } from "./fakes/fluxd_events.ts";
 
 const parked: Notifier = {
   provider: "none",
   setStatus: () => new Promise(() => {}),
   getStatus: () => Promise.resolve(undefined),
 };
-
-const sha = (i: number) => i.toString(16).padStart(40, "0");
-const HEAD = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 
 /** The daemon's event route on a real KV file, with nothing delivering or watching. */
 async function route(dir: string) {
@@ -56,28 +54,9 @@ async function route(dir: string) {
   };
 }
 
-const event = (metadata: Record<string, unknown>, serviceIDs: string[] = []) => ({
-  id: 0,
-  serviceIDs,
-  type: "sync",
-  startedAt: "2021-03-22T20:12:00.000913377Z",
-  endedAt: "2021-03-22T20:12:00.000913377Z",
-  logLevel: "info",
-  metadata,
-});
-
-const commits = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({
-    revision: i === 0 ? HEAD : sha(i),
-    message: `Commit number ${i} of a long-lived platform repository`,
-  }));
-
-const errors = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({
-    ID: `platform-team-${i % 40}:deployment/checkout-service-worker-${i}`,
-    Path: `apps/team-${i % 40}/service-${i}/deployment.yaml`,
-    Error: "running kubectl: exit status 1, stderr: error validating data: unknown field",
-  }));
+const event = syncEvent;
+const commits = commitList;
+const errors = resourceErrors;
 
 Deno.test("an event's statuses and watch are stored before the handler answers 2xx", async () => {
   await using dir = await tempDir();
@@ -99,11 +78,8 @@ Deno.test("an event's statuses and watch are stored before the handler answers 2
 });
 
 Deno.test("events at the sizes fluxd really sends are stored and answered 2xx", async (t) => {
-  const workloads = Array.from(
-    { length: 700 },
-    (_, i) => `platform-team-${i % 30}:deployment/microservice-number-${i}`,
-  );
-  const cases: [string, ReturnType<typeof event>, number][] = [
+  const workloads = workloadIds(700);
+  const cases: [string, ReturnType<typeof syncEvent>, number][] = [
     [
       "an initial sync naming 700 workloads",
       event({ commits: commits(2_000), initialSync: true }, workloads),

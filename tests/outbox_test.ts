@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { parseGitUrl } from "../src/git_url.ts";
 import { createGitHubNotifier } from "../src/notifiers/github.ts";
 import type { Notifier, StatusChange } from "../src/notifiers/notifier.ts";
-import { Outbox, type Settled } from "../src/outbox.ts";
+import { Outbox } from "../src/outbox.ts";
+import { runOutbox } from "./_outbox.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { type FakeGitHub, startFakeGitHub } from "./fakes/github.ts";
 import { tempDir } from "./_cli.ts";
@@ -25,43 +26,20 @@ async function setup(gh: FakeGitHub, token = "test-token", repo = "acme/app") {
   const dir = await tempDir();
   const kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
   const clock = new ManualClock();
-  const settled: Settled[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const outbox = new Outbox({
-    kv,
-    notifier: createGitHubNotifier({
-      remote: parseGitUrl(`https://github.com/${repo}`),
-      token,
-      apiUrl: gh.url,
-    }),
-    instance: "dev",
-    clock,
-    random: () => 0,
-    onSettled(s) {
-      settled.push(s);
-      for (const w of [...waiters]) {
-        if (settled.length >= w.n) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    },
+  const notifier = createGitHubNotifier({
+    remote: parseGitUrl(`https://github.com/${repo}`),
+    token,
+    apiUrl: gh.url,
   });
-  const controller = new AbortController();
-  const running = outbox.run(controller.signal);
+  const run = runOutbox(kv, clock, notifier);
   return {
     kv,
     clock,
-    outbox,
-    settled,
-    /** Resolves once `n` attempts in all have settled. */
-    settledCount: (n: number) =>
-      settled.length >= n
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+    outbox: run.outbox,
+    settled: run.settled,
+    settledCount: run.settledCount,
     async [Symbol.asyncDispose]() {
-      controller.abort();
-      await running;
+      await run.stop();
       kv.close();
       await dir[Symbol.asyncDispose]();
     },

@@ -18,6 +18,7 @@ import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.j
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
+  checkNotifierOptions,
   type Notifier,
   type ProviderError,
   type ReadStatus,
@@ -120,7 +121,12 @@ class AzureHttpError extends Error {
  */
 export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const collectionUrl = (options.apiUrl ?? defaultAzureApiUrl(remote)).replace(/\/+$/, "");
+  const collectionUrl = checkNotifierOptions(
+    "Azure DevOps",
+    token,
+    options.apiUrl,
+    defaultAzureApiUrl(remote),
+  );
   const auth = getPersonalAccessTokenHandler(token);
   // The signal of the SDK call being started: the SDK builds its request options synchronously
   // when a call starts, and hands them to every request handler (a seam it supports), where the

@@ -17,6 +17,7 @@ import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   CANCELED_MARKER,
+  checkNotifierOptions,
   type Notifier,
   ProviderError,
   readCanceledMarker,
@@ -80,7 +81,12 @@ export interface GitHubOptions {
  */
 export function createGitHubNotifier(options: GitHubOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const baseUrl = (options.apiUrl ?? defaultGitHubApiUrl(remote)).replace(/\/+$/, "");
+  const baseUrl = checkNotifierOptions(
+    "GitHub",
+    token,
+    options.apiUrl,
+    defaultGitHubApiUrl(remote),
+  );
   const octokit = new ThrottledOctokit({
     auth: token,
     baseUrl,

@@ -19,6 +19,7 @@ import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
+  checkNotifierOptions,
   type Notifier,
   ProviderError,
   type ReadStatus,
@@ -153,7 +154,7 @@ interface GitLabJob {
  */
 export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const apiUrl = (options.apiUrl ?? defaultGitLabApiUrl(remote)).replace(/\/+$/, "");
+  const apiUrl = checkNotifierOptions("GitLab", token, options.apiUrl, defaultGitLabApiUrl(remote));
   const host = apiUrl.replace(/\/api\/v4$/, "");
   // Gitbeaker cannot take a signal per call, so each call gets a resource bound to its signal.
   const commits = (signal?: AbortSignal) =>

@@ -30,14 +30,15 @@ const FACTORIES: Partial<
 /**
  * Creates the notifier for a repository's provider.
  *
- * @throws {NotifierError} when the provider is not supported yet or the token is empty
+ * @throws {NotifierError} when the provider is not supported yet, or (from the provider's own
+ *   factory) the token is empty or the API URL is not http(s)
  * @example
  * ```ts
  * const notifier = await createNotifier({ remote: parseGitUrl("git@github.com:acme/app.git"), token });
  * ```
  */
 export function createNotifier(options: CreateNotifierOptions): Promise<Notifier> {
-  const { remote, token } = options;
+  const { remote } = options;
   const factory = FACTORIES[remote.provider];
   if (!factory) {
     const supported = Object.keys(FACTORIES).join(", ");
@@ -45,11 +46,6 @@ export function createNotifier(options: CreateNotifierOptions): Promise<Notifier
       new NotifierError(
         `Cannot set statuses on ${remote.provider} as it is not supported yet: use one of ${supported}`,
       ),
-    );
-  }
-  if (!token.trim()) {
-    return Promise.reject(
-      new NotifierError(`Cannot set statuses on ${remote.provider} without a token: give one`),
     );
   }
   return factory(options);

@@ -203,3 +203,35 @@ export function readCanceledMarker(description: string): { canceled: boolean; re
     ? { canceled: true, rest: description.slice(m[0].length) }
     : { canceled: false, rest: description };
 }
+
+/**
+ * Checks what every notifier needs before any request: a token and, when given, an http(s) API
+ * URL. Returns the API base without a trailing slash.
+ *
+ * @param label the provider as people write it, e.g. `GitHub`
+ * @param token the provider's token
+ * @param apiUrl the API base URL, or undefined for the derived default
+ * @param fallback the derived default
+ * @throws {NotifierError} naming what is wrong
+ */
+export function checkNotifierOptions(
+  label: string,
+  token: string,
+  apiUrl: string | undefined,
+  fallback: string,
+): string {
+  if (!token.trim()) {
+    throw new NotifierError(`Cannot set statuses on ${label} without a token: give one`);
+  }
+  const base = (apiUrl ?? fallback).replace(/\/+$/, "");
+  let protocol = "";
+  try {
+    protocol = new URL(base).protocol;
+  } catch { /* reported below */ }
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw new NotifierError(
+      `Cannot set statuses on ${label} as its API URL must be http(s): current value is '${base}'`,
+    );
+  }
+  return base;
+}
