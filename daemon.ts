@@ -11,6 +11,7 @@ import { type Clock, systemClock } from "./src/clock.ts";
 import { type DaemonConfig, notifierOptions } from "./src/config.ts";
 import { FluxLink } from "./src/flux/link.ts";
 import { createIntake } from "./src/intake.ts";
+import { Flux2Intake } from "./src/flux2_intake.ts";
 import { createWorkloadLister } from "./src/flux/workloads.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
@@ -73,6 +74,14 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   const watching = watcher?.run(controller.signal) ?? Promise.resolve();
 
   const accept = createIntake({ kv, outbox, ...(watcher ? { watcher } : {}) });
+  const flux2 = new Flux2Intake({
+    kv,
+    outbox,
+    clock,
+    pendingTimeoutMs: config.flux2PendingTimeout,
+  });
+  const timingOut = flux2.run(controller.signal);
+  let flux2Seen = false;
 
   const handler = createHandler({
     ...(config.connectToken ? { connectToken: config.connectToken } : {}),
@@ -90,8 +99,21 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       });
       return { statuses: count };
     },
+    ...(config.flux2HmacKey ? { flux2HmacKey: new TextEncoder().encode(config.flux2HmacKey) } : {}),
+    async onFlux2Event(outcome) {
+      flux2Seen = true;
+      const count = await flux2.accept(outcome);
+      log.info("{reason} of {object} at {sha}: queued {count} statuses", {
+        reason: outcome.reason,
+        object: outcome.object,
+        sha: outcome.sha.slice(0, 7),
+        count,
+      });
+      return { statuses: count };
+    },
     onSocket: (socket, info) => link.attach(socket, info),
-    notReadyReason: () => link.notReadyReason(),
+    // Ready once fluxd answers, or once Flux v2's notification-controller has reached us.
+    notReadyReason: () => flux2Seen ? undefined : link.notReadyReason(),
   });
 
   const server = Deno.serve({
@@ -113,12 +135,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
         controller.abort();
         const timer = new AbortController();
         await Promise.race([
-          Promise.allSettled([delivering, watching, server.finished]),
+          Promise.allSettled([delivering, watching, timingOut, server.finished]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await Promise.allSettled([delivering, watching]);
+        await Promise.allSettled([delivering, watching, timingOut]);
         kv.close();
         log.info("Stopped");
       })();

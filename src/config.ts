@@ -41,6 +41,8 @@ export interface OptionMeta {
   aliases?: string[];
   /** Takes an optional `true`/`false` value. */
   boolean?: boolean;
+  /** A secret used byte for byte: its file is not trimmed. */
+  raw?: boolean;
 }
 
 const DURATION = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
@@ -90,6 +92,7 @@ const bool = (fallback: boolean) =>
   });
 
 const secret = z.string().trim().min(1, "must not be empty").optional();
+const rawSecret = z.string().min(1, "must not be empty").optional();
 
 const httpUrl = z.string().trim().refine((v) => {
   try {
@@ -130,6 +133,9 @@ export const DaemonOptions = z.object({
   fluxUrl: httpUrl.default("http://localhost:3030"),
   targetUrl: httpUrl.optional(),
   maxEventBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  flux2HmacKey: rawSecret,
+  flux2PendingTimeout: duration("20m").refine((ms) => ms > 0, "must be more than 0"),
+  insecureListen: bool(false),
 });
 
 /**
@@ -219,6 +225,22 @@ export const OPTION_META: Record<string, OptionMeta> = {
       "Largest event body accepted from fluxd, in bytes (an initial sync lists the whole history, ~115 bytes a commit)",
     value: "<bytes>",
   },
+  flux2HmacKey: {
+    help:
+      "Flux v2: the generic-hmac Provider's token; every /flux2/events POST must be signed with it",
+    value: "<key>",
+    secret: true,
+    raw: true,
+  },
+  flux2PendingTimeout: {
+    help: "Flux v2: a pending status no event settles within this long becomes failed",
+    value: "<duration>",
+  },
+  insecureListen: {
+    help:
+      "Listen beyond loopback with no --connect-token or --flux2-hmac-key (anyone reaching it can set statuses)",
+    boolean: true,
+  },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
   action: { help: "Which status to read: sync, workload or all", value: "<action>" },
   wait: { help: "Wait until the status is terminal (see exit codes)", boolean: true },
@@ -306,11 +328,12 @@ export function resolveConfig(
     }
     if (value === undefined && meta.secret) {
       const file = (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"];
-      if (file) value = readSecretFile(flagName(key), file, readTextFile);
+      if (file) value = readSecretFile(flagName(key), file, readTextFile, meta.raw);
     }
     if (value !== undefined) raw[key] = value;
   }
   const parsed = SCHEMAS[command].safeParse(raw);
+  if (parsed.success && command === "daemon") checkExposure(parsed.data as DaemonConfig);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? "");
@@ -324,9 +347,15 @@ export function resolveConfig(
   return parsed.data;
 }
 
-function readSecretFile(flag: string, path: string, read: (path: string) => string): string {
+function readSecretFile(
+  flag: string,
+  path: string,
+  read: (path: string) => string,
+  raw = false,
+): string {
   try {
-    return read(path).trim();
+    const text = read(path);
+    return raw ? text : text.trim();
   } catch (err) {
     const why = err instanceof Error ? err.name : "unreadable";
     throw new ConfigError(
@@ -407,4 +436,19 @@ export function notifierOptions(
     );
   }
   return { remote, token: token ?? "", ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}) };
+}
+
+/** Whether a `--listen` host is a loopback address. */
+export function isLoopback(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Refuses a listener beyond loopback that anyone reaching it could use to set statuses. */
+function checkExposure(config: DaemonConfig): void {
+  if (isLoopback(config.listen) || config.insecureListen) return;
+  if (config.connectToken || config.flux2HmacKey) return;
+  throw new ConfigError(
+    `--listen ${config.listen} is reachable beyond this host, so anyone reaching it could set statuses: give --connect-token (fluxd --token) or --flux2-hmac-key (the Provider's token), or pass --insecure-listen`,
+  );
 }

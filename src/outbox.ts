@@ -65,6 +65,8 @@ const PROMOTE_BATCH = 100;
 export interface OutboxEntry {
   sha: string;
   action: Action;
+  /** The object the status is about, if the commit has several. */
+  object?: string;
   status: CommitStatus;
   attempts: number;
   enqueuedAt: number;
@@ -110,20 +112,19 @@ export interface Settled {
   error?: string;
 }
 
-const entryKey = (sha: string, action: Action): Deno.KvKey => ["outbox", sha, action];
-const deliveredKey = (sha: string, action: Action): Deno.KvKey => ["delivered", sha, action];
-const readyKey = (e: Pick<OutboxEntry, "rank" | "sha" | "action">): Deno.KvKey => [
+/** What a status is about on its commit: `action`, or `object/action`; the last key part. */
+const subjectOf = (e: { action: Action; object?: string | undefined }): string =>
+  e.object ? `${e.object}/${e.action}` : e.action;
+const entryKey = (sha: string, subject: string): Deno.KvKey => ["outbox", sha, subject];
+const deliveredKey = (sha: string, subject: string): Deno.KvKey => ["delivered", sha, subject];
+type Indexed = Pick<OutboxEntry, "sha" | "action" | "object">;
+const readyKey = (e: Indexed & Pick<OutboxEntry, "rank">): Deno.KvKey => [
   "ready",
   ...e.rank,
   e.sha,
-  e.action,
+  subjectOf(e),
 ];
-const waitKey = (at: number, e: Pick<OutboxEntry, "sha" | "action">): Deno.KvKey => [
-  "wait",
-  at,
-  e.sha,
-  e.action,
-];
+const waitKey = (at: number, e: Indexed): Deno.KvKey => ["wait", at, e.sha, subjectOf(e)];
 const sameKey = (a: Deno.KvKey, b: Deno.KvKey) =>
   a.length === b.length && a.every((part, i) => part === b[i]);
 
@@ -207,8 +208,8 @@ export class Outbox {
   #stage(op: Deno.AtomicOperation, changes: StatusChange[]): void {
     const latest = new Map<string, StatusChange>();
     for (const c of changes) {
-      latest.delete(`${c.sha}/${c.action}`);
-      latest.set(`${c.sha}/${c.action}`, c);
+      latest.delete(`${c.sha}/${subjectOf(c)}`);
+      latest.set(`${c.sha}/${subjectOf(c)}`, c);
     }
     const now = this.#clock.now();
     // Newer stages rank first: the sequence grows with time and within one millisecond.
@@ -222,8 +223,9 @@ export class Outbox {
       const entry: OutboxEntry = {
         sha: c.sha,
         action: c.action,
+        ...(c.object ? { object: c.object } : {}),
         status: {
-          name: statusName(this.#instance, c.action),
+          name: statusName(this.#instance, c.action, c.object),
           state: c.state,
           description: truncate(c.description, MAX_DESCRIPTION_LENGTH),
           ...(this.#targetUrl ? { targetUrl: this.#targetUrl } : {}),
@@ -231,9 +233,10 @@ export class Outbox {
         attempts: 0,
         enqueuedAt: now,
         rank,
-        slot: readyKey({ rank, sha: c.sha, action: c.action }),
+        slot: [],
       };
-      op.set(entryKey(c.sha, c.action), entry).set(entry.slot, null);
+      entry.slot = readyKey(entry);
+      op.set(entryKey(c.sha, subjectOf(c)), entry).set(entry.slot, null);
     }
   }
 
@@ -295,15 +298,15 @@ export class Outbox {
     const candidates = this.#kv.list({ prefix: ["ready"] }, { limit: limit + this.#inFlight.size });
     for await (const { key } of candidates) {
       if (this.#inFlight.size >= limit) break;
-      const sha = key.at(-2) as string, action = key.at(-1) as Action;
-      const id = `${sha}/${action}`;
+      const sha = key.at(-2) as string, subject = key.at(-1) as string;
+      const id = `${sha}/${subject}`;
       if (this.#inFlight.has(id)) continue;
-      const delivery = this.#deliver(key, sha, action, abortDeliveries, this.#pausing.signal)
+      const delivery = this.#deliver(key, sha, subject, abortDeliveries, this.#pausing.signal)
         .then(() => {
           this.#storeFailures = 0;
         }, (err) => {
           log.error("Delivery of {context} on {sha} failed in the store: {error}", {
-            context: statusName(this.#instance, action),
+            context: `flux-status/${this.#instance}/${subject}`,
             sha,
             error: messageOf(err),
           });
@@ -338,8 +341,8 @@ export class Outbox {
       })
     ) {
       moved++;
-      const sha = key[2] as string, action = key[3] as Action;
-      const current = await this.#kv.get<OutboxEntry>(entryKey(sha, action));
+      const sha = key[2] as string, subject = key[3] as string;
+      const current = await this.#kv.get<OutboxEntry>(entryKey(sha, subject));
       const op = this.#kv.atomic().delete(key);
       if (current.value && sameKey(current.value.slot, key)) {
         const slot = readyKey(current.value);
@@ -357,20 +360,21 @@ export class Outbox {
   async #deliver(
     slot: Deno.KvKey,
     sha: string,
-    action: Action,
+    subject: string,
     abortDelivery: AbortSignal,
     pausing: AbortSignal,
   ) {
-    const id = `${sha}/${action}`;
+    const id = `${sha}/${subject}`;
     const [current, delivered] = await this.#kv.getMany<[OutboxEntry, CommitStatus]>([
-      entryKey(sha, action),
-      deliveredKey(sha, action),
+      entryKey(sha, subject),
+      deliveredKey(sha, subject),
     ]);
     const entry = current.value;
     if (!entry || !sameKey(entry.slot, slot)) {
       await this.#kv.delete(slot); // left behind by a replaced or finished entry
       return;
     }
+    const { action } = entry;
     const props = { context: entry.status.name, sha, state: entry.status.state };
     const unrecorded = this.#unrecorded.get(id);
     const sent = [delivered.value, unrecorded].find((s) => s && sameStatus(s, entry.status));
@@ -408,10 +412,10 @@ export class Outbox {
     }
     const record = { expireIn: DELIVERED_TTL_MS };
     const { ok } = await this.#kv.atomic().check(current).delete(current.key).delete(slot)
-      .set(deliveredKey(sha, action), entry.status, record).commit();
+      .set(deliveredKey(sha, subject), entry.status, record).commit();
     // A newer change arrived meanwhile: keep it queued, but remember what was delivered.
     if (!ok) {
-      await this.#kv.atomic().delete(slot).set(deliveredKey(sha, action), entry.status, record)
+      await this.#kv.atomic().delete(slot).set(deliveredKey(sha, subject), entry.status, record)
         .commit();
     }
     this.#unrecorded.delete(id);

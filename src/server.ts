@@ -1,17 +1,24 @@
 /**
  * The HTTP side fluxd talks to (flux-protocol.md §2, §5): WebSocket upgrades on `/vN/daemon`,
- * event POSTs on `/v6/events`, plus `/healthz` and `/readyz`. A handler factory: a Request in,
+ * event POSTs on `/v6/events`; Flux v2 notification-controller's POSTs on `/flux2/events`
+ * (flux2-events.md §2, signed with `--flux2-hmac-key`); plus `/healthz` and `/readyz`. A handler factory: a Request in,
  * a Response out, so tests need no port.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { EventError, type ParsedEvent, parseEvent } from "./flux/events.ts";
+import { type Flux2Outcome, flux2Outcome, parseFlux2Event } from "./flux2/events.ts";
+import { isValidSignature } from "./flux2/signature.ts";
 
 const log = getLogger(["flux-status", "server"]);
 
 const DAEMON_PATH = /^\/v(\d+)\/daemon\/?$/;
 const EVENTS_PATH = /^\/v(\d+)\/events\/?$/;
+const FLUX2_PATH = /^(?:\/v1)?\/flux2\/events\/?$/;
+
+/** Largest Flux v2 event accepted: above notification-controller's own 3 MiB cap. */
+export const FLUX2_MAX_EVENT_BYTES = 4 * 1024 * 1024;
 
 /** What the server hands on, and what it asks about readiness. */
 export interface ServerOptions {
@@ -21,6 +28,10 @@ export interface ServerOptions {
   maxEventBytes: number;
   /** Handles a valid event; resolves once it is durably stored. */
   onEvent(event: ParsedEvent): Promise<{ statuses: number }>;
+  /** Handles a Flux v2 event naming a commit; resolves once it is durably stored. */
+  onFlux2Event?(outcome: Flux2Outcome & { sha: string }): Promise<{ statuses: number }>;
+  /** notification-controller's generic-hmac key: every Flux v2 event must be signed with it. */
+  flux2HmacKey?: Uint8Array;
   /** Takes a new fluxd socket (upgrade done), with the API version of its path. */
   onSocket(socket: WebSocket, info: { version: number; userAgent: string }): void;
   /** Readiness: undefined when ready, else the reason. */
@@ -55,6 +66,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       const daemon = DAEMON_PATH.exec(pathname);
       if (daemon) return await handleDaemon(request, Number(daemon[1]));
       if (EVENTS_PATH.test(pathname)) return await handleEvent(request);
+      if (FLUX2_PATH.test(pathname) && options.onFlux2Event) return await handleFlux2(request);
       if (pathname === "/healthz") return json(200, { status: "ok" });
       if (pathname === "/readyz") {
         const reason = options.notReadyReason();
@@ -100,21 +112,73 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       log.warn("Refused event: wrong or missing token");
       return json(401, { error: "fluxd's token does not match --connect-token" });
     }
-    const body = await readBody(request, maxEventBytes);
+    const body = decode(await readBody(request, maxEventBytes));
     const event = parseEvent(body);
     const { statuses } = await options.onEvent(event);
     return json(200, { accepted: event.type, statuses });
   }
+
+  async function handleFlux2(request: Request): Promise<Response> {
+    if (request.method !== "POST") {
+      return json(405, { error: "Events must be POSTed" }, { allow: "POST" });
+    }
+    const bytes = await readBody(
+      request,
+      FLUX2_MAX_EVENT_BYTES,
+      "notification-controller sends at most 3 MiB",
+    );
+    if (options.flux2HmacKey) {
+      const signature = request.headers.get("x-signature");
+      if (!(await isValidSignature(options.flux2HmacKey, bytes, signature))) {
+        log.warn("Refused a Flux v2 event: {why}", {
+          why: signature ? "X-Signature does not match" : "no X-Signature",
+        });
+        return json(401, {
+          error: "X-Signature must be the HMAC of the body with --flux2-hmac-key",
+        });
+      }
+    } else if (!(await authorized(request))) {
+      log.warn("Refused a Flux v2 event: wrong or missing token");
+      return json(401, { error: "the Authorization header does not match --connect-token" });
+    }
+    const event = parseFlux2Event(decode(bytes));
+    const outcome = flux2Outcome(event);
+    const { kind, namespace, name } = event.involvedObject;
+    if (!outcome.sha || outcome.states.length === 0) {
+      log.debug("Accepted and ignored {reason} of {kind} {namespace}/{name}: {why}", {
+        reason: event.reason,
+        kind,
+        namespace,
+        name,
+        why: outcome.sha ? "it sets no status" : "it names no git commit",
+      });
+      return json(200, { accepted: event.reason, statuses: 0 });
+    }
+    const { statuses } = await options.onFlux2Event!({ ...outcome, sha: outcome.sha });
+    return json(200, { accepted: event.reason, statuses });
+  }
 }
 
-async function readBody(request: Request, limit: number): Promise<string> {
+function decode(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new EventError("Cannot decode event: the body is not UTF-8", { cause: err });
+  }
+}
+
+async function readBody(
+  request: Request,
+  limit: number,
+  fix = "raise --max-event-bytes",
+): Promise<Uint8Array> {
   const tooLarge = () =>
-    new EventError(`Cannot accept an event over ${limit} bytes: raise --max-event-bytes`, {
+    new EventError(`Cannot accept an event over ${limit} bytes: ${fix}`, {
       status: 413,
     });
   const length = Number(request.headers.get("content-length"));
   if (Number.isFinite(length) && length > limit) throw tooLarge();
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body) {
@@ -128,11 +192,7 @@ async function readBody(request: Request, limit: number): Promise<string> {
     all.set(c, offset);
     offset += c.byteLength;
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(all);
-  } catch (err) {
-    throw new EventError("Cannot decode event: the body is not UTF-8", { cause: err });
-  }
+  return all;
 }
 
 async function digest(text: string): Promise<Uint8Array> {

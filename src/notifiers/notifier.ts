@@ -121,15 +121,17 @@ export class NotifierError extends Error {
 }
 
 /**
- * Builds the status name for an instance and action.
+ * Builds the status name for an instance and action, and the object it is about when there are
+ * several per commit (Flux v2: `kind/namespace/name`).
  *
  * @example
  * ```ts
  * statusName("dev", "sync"); // "flux-status/dev/sync"
+ * statusName("dev", "workload", "kustomization/flux-system/apps"); // "flux-status/dev/kustomization/flux-system/apps/workload"
  * ```
  */
-export function statusName(instance: string, action: Action): string {
-  return `flux-status/${instance}/${action}`;
+export function statusName(instance: string, action: Action, object?: string): string {
+  return `flux-status/${instance}/${object ? `${object}/` : ""}${action}`;
 }
 
 /**
@@ -164,6 +166,8 @@ export interface StatusChange {
   sha: string;
   /** Which status. */
   action: Action;
+  /** The object it is about, when a commit has several (Flux v2: `kind/namespace/name`). */
+  object?: string;
   /** New state. */
   state: State;
   /** Human text; cut to {@linkcode MAX_DESCRIPTION_LENGTH} when stored. */
