@@ -20,7 +20,7 @@ import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
 import { configureLogging } from "./src/logging.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import {
-  type Action,
+  type Notifier,
   NotifierError,
   ProviderError,
   type ReadStatus,
@@ -71,8 +71,7 @@ function render(
 
 async function readStatus(config: StatusConfig): Promise<number> {
   const notifier = await createNotifier(notifierOptions(config));
-  const actions: Action[] = config.action === "all" ? ["sync", "workload"] : [config.action];
-  const names = actions.map((a) => statusName(config.instance, a));
+  const names = await statusNames(config, notifier);
   const read = (name: string, signal?: AbortSignal) =>
     notifier.getStatus(config.commitId, name, signal);
 
@@ -107,6 +106,22 @@ async function readStatus(config: StatusConfig): Promise<number> {
     );
   }
   return code;
+}
+
+/**
+ * The status names `status` reads: one action (of `--object` when given); with `--action all`,
+ * both actions of the object, or every flux-status status of the instance on the commit when it
+ * has Flux v2 ones (names with an object), else Flux v1's sync and workload.
+ */
+async function statusNames(config: StatusConfig, notifier: Notifier): Promise<string[]> {
+  const { instance, object } = config;
+  if (config.action !== "all") return [statusName(instance, config.action, object)];
+  const pair = (["sync", "workload"] as const).map((a) => statusName(instance, a, object));
+  if (object) return pair;
+  const prefix = `flux-status/${instance}/`;
+  const found = await notifier.listStatuses(config.commitId, prefix);
+  const perObject = found.map((s) => s.name).filter((n) => n.slice(prefix.length).includes("/"));
+  return perObject.length > 0 ? [...new Set([...found.map((s) => s.name)])].sort() : pair;
 }
 
 /** Progress on stderr: a live line on a terminal, one line per state change in a pipe or CI log. */

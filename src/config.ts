@@ -150,6 +150,10 @@ export const StatusOptions = z.object({
     "expected a commit SHA",
   ),
   action: z.enum(["sync", "workload", "all"]).default("workload"),
+  object: z.string().regex(
+    /^[A-Za-z0-9]+\/[a-z0-9.-]*\/[a-z0-9.-]+$/,
+    "expected kind/namespace/name, e.g. kustomization/flux-system/apps",
+  ).transform((o) => o.replace(/^[^/]+/, (kind) => kind.toLowerCase())).optional(),
   wait: bool(false),
   timeout: duration("10m").refine((ms) => ms > 0, "must be more than 0"),
   waitInterval: duration("5s").refine((ms) => ms > 0, "must be more than 0"),
@@ -242,7 +246,16 @@ export const OPTION_META: Record<string, OptionMeta> = {
     boolean: true,
   },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
-  action: { help: "Which status to read: sync, workload or all", value: "<action>" },
+  action: {
+    help:
+      "Which status to read: sync, workload or all (all: both, or every flux-status status of the instance when the commit has Flux v2 ones)",
+    value: "<action>",
+  },
+  object: {
+    help:
+      "Flux v2: the object whose status to read, kind/namespace/name (e.g. kustomization/flux-system/apps)",
+    value: "<object>",
+  },
   wait: { help: "Wait until the status is terminal (see exit codes)", boolean: true },
   timeout: { help: "With --wait: give up after this long (exit 124)", value: "<duration>" },
   waitInterval: {

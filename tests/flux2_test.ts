@@ -99,6 +99,7 @@ const parked: Notifier = {
   provider: "none",
   setStatus: () => new Promise(() => {}),
   getStatus: () => Promise.resolve(undefined),
+  listStatuses: () => Promise.resolve([]),
 };
 
 async function route(dir: string, hmac?: Uint8Array) {

@@ -199,3 +199,40 @@ Deno.test("waitForStatuses() never waits past the timeout and reports it", async
   assert.deepEqual(waits, [1000, 1000]);
   assert.equal(result.statuses.get("n")?.state, "pending");
 });
+
+Deno.test("status reads one Flux v2 object with --object, and --action all lists every status of the instance", async () => {
+  await using gh = await startFakeGitHub();
+  add(gh, "flux-status/dev/kustomization/flux-system/apps/sync", "success", "Applied");
+  add(gh, "flux-status/dev/kustomization/flux-system/apps/workload", "pending", "Waiting");
+  add(gh, "flux-status/dev/helmrelease/apps/web/workload", "failure", "UpgradeFailed: boom");
+  add(gh, "flux-status/prod/helmrelease/apps/web/workload", "success", "other instance");
+  const base = ["status", "--instance", "dev", "--git-url", "https://github.com/acme/app"];
+  const common = [...base, "--api-url", gh.url, "--commit-id", SHA];
+  const one = await runCli(
+    [...common, "--object", "Kustomization/flux-system/apps", "--action", "sync"],
+    env,
+  );
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(
+    JSON.parse(one.stdout).name,
+    "flux-status/dev/kustomization/flux-system/apps/sync",
+  );
+  const all = await runCli([...common, "--action", "all"], env);
+  assert.equal(all.code, 0, all.stderr);
+  assert.deepEqual(
+    all.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((s) => [s.name, s.state]),
+    [
+      ["flux-status/dev/helmrelease/apps/web/workload", "failed"],
+      ["flux-status/dev/kustomization/flux-system/apps/sync", "succeeded"],
+      ["flux-status/dev/kustomization/flux-system/apps/workload", "pending"],
+    ],
+  );
+  const gate = await runCli(
+    [...common, "--object", "helmrelease/apps/web", "--wait", "--wait-interval", "20ms"],
+    env,
+  );
+  assert.equal(gate.code, 1, gate.stderr);
+  const bad = await runCli([...common, "--object", "apps"], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^error: --object expected kind\/namespace\/name/);
+});

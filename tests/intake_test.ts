@@ -13,6 +13,7 @@ const parked: Notifier = {
   provider: "none",
   setStatus: () => new Promise(() => {}),
   getStatus: () => Promise.resolve(undefined),
+  listStatuses: () => Promise.resolve([]),
 };
 
 /** The daemon's event route on a real KV file, with nothing delivering or watching. */

@@ -91,6 +91,7 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
   const notifier: Notifier = {
     provider: gitlab.provider,
     getStatus: gitlab.getStatus,
+    listStatuses: gitlab.listStatuses,
     async setStatus(sha, status, signal) {
       await gitlab.setStatus(sha, status, signal);
       broken = true; // the provider took it; recording it will fail

@@ -201,6 +201,7 @@ Deno.test("Outbox keeps running when its store fails, and stops cleanly", async 
     provider: "none",
     setStatus: () => Promise.resolve(),
     getStatus: () => Promise.resolve(undefined),
+    listStatuses: () => Promise.resolve([]),
   };
   const outbox = new Outbox({ kv, notifier, instance: "dev", clock });
   const controller = new AbortController();

@@ -15,6 +15,7 @@ const parked: Notifier = {
   provider: "none",
   setStatus: () => new Promise(() => {}),
   getStatus: () => Promise.resolve(undefined),
+  listStatuses: () => Promise.resolve([]),
 };
 
 const sync = (head: string, resources: string[]): SyncOutcome => ({

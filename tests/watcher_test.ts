@@ -26,6 +26,7 @@ const parked: Notifier = {
   provider: "none",
   setStatus: () => new Promise(() => {}),
   getStatus: () => Promise.resolve(undefined),
+  listStatuses: () => Promise.resolve([]),
 };
 
 Deno.test("Watcher resumed after a restart times out from the watch's original start", async () => {

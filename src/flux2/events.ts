@@ -183,8 +183,7 @@ function describe(event: Flux2Event, action: Action, state: State): string {
       ? "Applied, waiting for the reconciliation to finish"
       : "Waiting";
   }
-  if (state === "succeeded") {
-    return action === "sync" ? `Applied (${event.reason})` : `Healthy (${event.reason})`;
-  }
+  // One wording per success, so the same verdict from another event is not sent again.
+  if (state === "succeeded") return action === "sync" ? "Applied" : "Healthy";
   return `${event.reason}: ${message}`;
 }

@@ -231,39 +231,53 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
       }
     },
     async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
-      const context = toAzureContext(name);
-      try {
-        const statuses: WireStatus[] = [];
-        for (let skip = 0;; skip += PAGE_SIZE) {
-          const page = await call<{ value?: WireStatus[] } | WireStatus[]>(
-            sha,
-            (url, options) => git.rest.get(url, options),
-            { top: PAGE_SIZE, skip, latestOnly: true },
-            signal,
-          );
-          const items = Array.isArray(page) ? page : page.value ?? [];
-          statuses.push(...items);
-          if (items.length < PAGE_SIZE) break;
-        }
-        const ours = statuses
-          .filter((s) =>
-            (s.context?.genre ?? "") === context.genre && s.context?.name === context.name
-          )
-          .sort((a, b) => (b.id ?? 0) - (a.id ?? 0))[0];
-        if (!ours) return undefined;
-        const when = ours.updatedDate ?? ours.creationDate;
-        return {
-          name,
-          state: fromAzureState(ours.state),
-          description: ours.description ?? "",
-          ...(ours.targetUrl ? { targetUrl: ours.targetUrl } : {}),
-          ...(when ? { updatedAt: new Date(when).toISOString() } : {}),
-        };
-      } catch (err) {
-        throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
-      }
+      return (await newest(sha, signal)).find((s) => s.name === name);
+    },
+    async listStatuses(sha, prefix, signal): Promise<ReadStatus[]> {
+      return (await newest(sha, signal)).filter((s) => s.name.startsWith(prefix));
     },
   };
+
+  /** The newest status of each context on a commit, named as we name them. */
+  async function newest(sha: string, signal?: AbortSignal): Promise<ReadStatus[]> {
+    const statuses: WireStatus[] = [];
+    try {
+      for (let skip = 0;; skip += PAGE_SIZE) {
+        const page = await call<{ value?: WireStatus[] } | WireStatus[]>(
+          sha,
+          (url, options) => git.rest.get(url, options),
+          { top: PAGE_SIZE, skip, latestOnly: true },
+          signal,
+        );
+        const items = Array.isArray(page) ? page : page.value ?? [];
+        statuses.push(...items);
+        if (items.length < PAGE_SIZE) break;
+      }
+    } catch (err) {
+      throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
+    }
+    const byName = new Map<string, WireStatus>();
+    for (const s of statuses.sort((a, b) => (b.id ?? 0) - (a.id ?? 0))) {
+      const name = fromAzureContext(s.context);
+      if (!byName.has(name)) byName.set(name, s);
+    }
+    return [...byName].map(([name, s]) => {
+      const when = s.updatedDate ?? s.creationDate;
+      return {
+        name,
+        state: fromAzureState(s.state),
+        description: s.description ?? "",
+        ...(s.targetUrl ? { targetUrl: s.targetUrl } : {}),
+        ...(when ? { updatedAt: new Date(when).toISOString() } : {}),
+      };
+    });
+  }
+}
+
+/** Azure's genre and name → our full name (the inverse of {@linkcode toAzureContext}). */
+function fromAzureContext(context: WireStatus["context"]): string {
+  const genre = context?.genre ?? "";
+  return genre ? `${genre}/${context?.name ?? ""}` : context?.name ?? "";
 }
 
 /** A status as the service sends it (enums by name, dates as strings). */

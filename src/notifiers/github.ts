@@ -125,6 +125,29 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
         throw fail(err, `set status on ${sha.slice(0, 7)}`);
       }
     },
+    async listStatuses(sha, prefix, signal): Promise<ReadStatus[]> {
+      const newest = new Map<string, ReadStatus>();
+      try {
+        const pages = octokit.paginate.iterator(octokit.rest.repos.listCommitStatusesForRef, {
+          owner,
+          repo,
+          ref: sha,
+          per_page: 100,
+          request: { signal: withTimeout(signal) },
+        });
+        for await (const page of pages) {
+          for (const s of page.data) {
+            const key = s.context.toLowerCase();
+            if (key.startsWith(prefix.toLowerCase()) && !newest.has(key)) {
+              newest.set(key, toReadStatus(s, s.context));
+            }
+          }
+        }
+      } catch (err) {
+        throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
+      }
+      return [...newest.values()];
+    },
     async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
       try {
         const pages = octokit.paginate.iterator(octokit.rest.repos.listCommitStatusesForRef, {

@@ -184,26 +184,35 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     return noAnswer({ provider: "gitlab", label: "GitLab", doing, now: now() }, err);
   };
 
-  async function getStatus(sha: string, name: string, signal?: AbortSignal) {
+  /** The newest job of each name (only `name`'s when given) on a commit. */
+  async function newestJobs(sha: string, name: string | undefined, signal?: AbortSignal) {
+    let jobs: GitLabJob[];
     try {
-      const jobs = await commits(signal).allStatuses(project, sha, {
-        name,
-      }) as unknown as GitLabJob[];
-      const ours = jobs.filter((j) => j.name === name).sort((a, b) => b.id - a.id)[0];
-      if (!ours) return undefined;
-      const status: ReadStatus = {
-        name,
-        state: fromGitLabState(ours.status),
-        description: ours.description ?? "",
-        ...(ours.target_url ? { targetUrl: ours.target_url } : {}),
-        ...(ours.finished_at ?? ours.created_at
-          ? { updatedAt: (ours.finished_at ?? ours.created_at)! }
-          : {}),
-      };
-      return status;
+      jobs = await commits(signal).allStatuses(
+        project,
+        sha,
+        name ? { name } : {},
+      ) as unknown as GitLabJob[];
     } catch (err) {
       throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
     }
+    const newest = new Map<string, GitLabJob>();
+    for (const j of jobs.slice().sort((a, b) => b.id - a.id)) {
+      if (!newest.has(j.name)) newest.set(j.name, j);
+    }
+    return [...newest.values()].map((job): ReadStatus => ({
+      name: job.name,
+      state: fromGitLabState(job.status),
+      description: job.description ?? "",
+      ...(job.target_url ? { targetUrl: job.target_url } : {}),
+      ...(job.finished_at ?? job.created_at
+        ? { updatedAt: (job.finished_at ?? job.created_at)! }
+        : {}),
+    }));
+  }
+
+  async function getStatus(sha: string, name: string, signal?: AbortSignal) {
+    return (await newestJobs(sha, name, signal)).find((s) => s.name === name);
   }
 
   return {
@@ -234,5 +243,8 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
       }
     },
     getStatus,
+    async listStatuses(sha, prefix, signal) {
+      return (await newestJobs(sha, undefined, signal)).filter((s) => s.name.startsWith(prefix));
+    },
   };
 }

@@ -53,6 +53,12 @@ export interface Notifier {
    * @throws {ProviderError} when the provider refuses or cannot be reached
    */
   getStatus(sha: string, name: string, signal?: AbortSignal): Promise<ReadStatus | undefined>;
+  /**
+   * Reads the newest status of every name starting with `prefix` on commit `sha`.
+   *
+   * @throws {ProviderError} when the provider refuses or cannot be reached
+   */
+  listStatuses(sha: string, prefix: string, signal?: AbortSignal): Promise<ReadStatus[]>;
 }
 
 /**
