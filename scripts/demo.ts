@@ -1,6 +1,7 @@
 /**
- * `deno task demo [--provider github|gitlab|azure-devops]`: the real daemon against a simulated
- * fluxd and a local fake of the provider, printing each commit status as it lands. No cluster, no
+ * `deno task demo [--provider github|gitlab|azure-devops] [--flux2]`: the real daemon against a
+ * simulated fluxd (or, with `--flux2`, Flux v2's notification-controller posting signed events)
+ * and a local fake of the provider, printing each commit status as it lands. No cluster, no
  * token, no network.
  *
  * @module
@@ -9,11 +10,17 @@ import { startDaemon } from "../daemon.ts";
 import { DaemonOptions } from "../src/config.ts";
 import { configureLogging } from "../src/logging.ts";
 import { FakeFluxd } from "../tests/fakes/fluxd.ts";
+import { flux2Fixture, postFlux2Event } from "../tests/fakes/notification_controller.ts";
 import { PROVIDERS } from "../tests/_providers.ts";
 
 const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
 const PREVIOUS = "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
 const BROKEN = "c0ffee5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
+// The Flux v2 fixtures' commits: a good one, then a bad one.
+const GOOD = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
+const BAD = "9b1e4d7a2c5f8e0b3d6a9c2f5e8b1d4a7c0f3e62";
+const HMAC_KEY = "demo-hmac-key";
+const flux2 = Deno.args.includes("--flux2");
 const ICONS: Record<string, string> = { pending: "…", succeeded: "✔", failed: "✘", canceled: "⊘" };
 
 const i = Deno.args.indexOf("--provider");
@@ -34,6 +41,7 @@ const daemon = await startDaemon(DaemonOptions.parse({
   listen: "127.0.0.1:0",
   store: `${store}/kv.sqlite`,
   pollInterval: "400ms",
+  flux2HmacKey: HMAC_KEY,
 }));
 console.log(
   `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake ${harness.name} at ${provider.config.apiUrl}\n`,
@@ -43,11 +51,11 @@ console.log(
 const printed = new Map<string, number>();
 const landed = (n: number) =>
   provider.waitFor(() => {
-    for (const sha of [HEAD, PREVIOUS, BROKEN]) {
+    for (const sha of flux2 ? [GOOD, BAD] : [HEAD, PREVIOUS, BROKEN]) {
       const statuses = provider.statuses(sha);
       for (const s of statuses.slice(printed.get(sha) ?? 0)) {
         console.log(
-          `${ICONS[s.state]} ${sha.slice(0, 7)}  ${s.name.padEnd(26)} ${
+          `${ICONS[s.state]} ${sha.slice(0, 7)}  ${s.name.padEnd(flux2 ? 54 : 26)} ${
             s.state.padEnd(9)
           } ${s.description}`,
         );
@@ -56,6 +64,35 @@ const landed = (n: number) =>
     }
     return [...printed.values()].reduce((a, b) => a + b, 0) >= n;
   }, `${n} statuses`);
+
+if (flux2) {
+  const url = `http://127.0.0.1:${daemon.addr.port}/flux2/events`;
+  const post = async (fixture: string, patch = {}) => {
+    const status = await postFlux2Event(url, flux2Fixture(fixture, patch), HMAC_KEY);
+    console.log(`notification-controller posted ${fixture} (signed): HTTP ${status}`);
+  };
+  console.log(
+    "kustomize-controller applied flux-system/apps at a good commit, then it was healthy:",
+  );
+  await post("kustomization-progressing.json");
+  await post("kustomization-applied.json");
+  await landed(3);
+  console.log("\nhelm-controller upgraded a chart (its revision is a chart version, no commit):");
+  await post("helmrelease-upgrade-succeeded.json");
+  console.log("\nthen a bad commit: applied, and its health check failed:");
+  await post("kustomization-progressing.json", {
+    timestamp: "2026-08-10T09:56:00Z",
+    revision: `main@sha1:${BAD}`,
+  });
+  await post("kustomization-healthcheck-failed.json");
+  await landed(6);
+  await daemon.stop();
+  await Deno.remove(store, { recursive: true });
+  console.log(
+    `\nEach ✔/…/✘ line is a commit status the fake ${harness.name} received from flux-status.`,
+  );
+  Deno.exit(0);
+}
 
 // The simulated cluster: the api Deployment rolls out over a few polls.
 const api = (ready: number) => ({

@@ -8,6 +8,7 @@
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { GitUrlError, parseGitUrl, type ProviderName, PROVIDERS } from "./git_url.ts";
+import { objectId } from "./flux2/events.ts";
 import type { CreateNotifierOptions } from "./notifiers/mod.ts";
 
 /** A bad option value or a missing required option; the CLI exits with code 2. */
@@ -153,7 +154,10 @@ export const StatusOptions = z.object({
   object: z.string().regex(
     /^[A-Za-z0-9]+\/[a-z0-9.-]*\/[a-z0-9.-]+$/,
     "expected kind/namespace/name, e.g. kustomization/flux-system/apps",
-  ).transform((o) => o.replace(/^[^/]+/, (kind) => kind.toLowerCase())).optional(),
+  ).transform((o) => {
+    const [kind, namespace, name] = o.split("/") as [string, string, string];
+    return objectId(kind, namespace, name);
+  }).optional(),
   wait: bool(false),
   timeout: duration("10m").refine((ms) => ms > 0, "must be more than 0"),
   waitInterval: duration("5s").refine((ms) => ms > 0, "must be more than 0"),

@@ -150,6 +150,10 @@ Deno.test("a bad flag or missing token is a one-line error naming the flag, exit
       ["daemon", "--git-url", "https://bitbucket.org/ws/app.git"],
       /^error: Cannot set statuses on bitbucket as it is not supported yet/,
     ],
+    [
+      ["daemon", "--git-url", "https://github.com/a/b", "--github-token", "x", "--listen", ":3000"],
+      /^error: --listen :3000 is reachable beyond this host, .*give --connect-token .* or --flux2-hmac-key .*, or pass --insecure-listen/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     await t.step(args.join(" "), async () => {

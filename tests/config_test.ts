@@ -91,3 +91,33 @@ Deno.test("parseDuration() reads units and rejects nonsense", () => {
   assert.equal(parseDuration("5x"), undefined);
   assert.equal(parseDuration(""), undefined);
 });
+
+Deno.test("resolveConfig() lets the daemon listen beyond loopback only with a token, a key or --insecure-listen", async (t) => {
+  const base = { gitUrl: "https://github.com/a/b", githubToken: "x" };
+  const cases: [string, Record<string, unknown>, boolean][] = [
+    ["loopback", { listen: "127.0.0.1:3000" }, true],
+    ["localhost", { listen: "localhost:3000" }, true],
+    ["ipv6 loopback", { listen: "[::1]:3000" }, true],
+    ["all interfaces", { listen: "0.0.0.0:3000" }, false],
+    ["with a connect token", { listen: "0.0.0.0:3000", connectToken: "t" }, true],
+    ["with an HMAC key", { listen: "0.0.0.0:3000", flux2HmacKey: "k" }, true],
+    ["insecure on purpose", { listen: "0.0.0.0:3000", insecureListen: true }, true],
+  ];
+  for (const [name, flags, ok] of cases) {
+    await t.step(name, () => {
+      const resolve = () =>
+        resolveConfig("daemon", { flags: { ...base, ...flags }, env: {}, readTextFile: () => "" });
+      if (ok) resolve();
+      else assert.throws(resolve, /is reachable beyond this host/);
+    });
+  }
+});
+
+Deno.test("resolveConfig() reads --flux2-hmac-key-file byte for byte, as notification-controller uses it", () => {
+  const config = resolveConfig("daemon", {
+    flags: { gitUrl: "https://github.com/a/b", githubToken: "x" },
+    env: { FLUX_STATUS_FLUX2_HMAC_KEY_FILE: "/key" },
+    readTextFile: () => "s3cr3t\n",
+  });
+  assert.equal(config.flux2HmacKey, "s3cr3t\n");
+});

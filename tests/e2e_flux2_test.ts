@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { PROVIDERS } from "./_providers.ts";
 import { runCli, startDaemonProcess, tempDir } from "./_cli.ts";
+import { flux2Fixture, postFlux2Event } from "./fakes/notification_controller.ts";
 
 const GOOD = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
 const BAD = "9b1e4d7a2c5f8e0b3d6a9c2f5e8b1d4a7c0f3e62";
@@ -12,38 +13,9 @@ const KEY = "SENTINEL_hmac_k3y_must_not_leak_71b0";
 const SENTINEL = "SENTINEL_t0ken_must_not_leak_5c1f";
 const APPS = "kustomization/flux-system/apps";
 
-/** A fixture as nc sends it, optionally re-timed or moved to another revision. */
-function fixture(name: string, patch: { timestamp?: string; revision?: string } = {}): Uint8Array {
-  const bytes = Deno.readFileSync(new URL(`../../shared/fixtures/flux2/${name}`, import.meta.url));
-  if (!patch.timestamp && !patch.revision) return bytes;
-  const event = JSON.parse(new TextDecoder().decode(bytes));
-  if (patch.timestamp) event.timestamp = patch.timestamp;
-  if (patch.revision) event.metadata = { ...event.metadata, revision: patch.revision };
-  return new TextEncoder().encode(JSON.stringify(event));
-}
-
-/** Posts as notification-controller does: JSON, Gotk-Component, X-Signature over the bytes. */
-async function post(url: string, body: Uint8Array, key = KEY): Promise<number> {
-  const k = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(key),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, body as BufferSource));
-  const res = await fetch(`${url}/flux2/events`, {
-    method: "POST",
-    body: body as BodyInit,
-    headers: {
-      "content-type": "application/json",
-      "gotk-component": "kustomize-controller",
-      "x-signature": "sha256=" + [...mac].map((b) => b.toString(16).padStart(2, "0")).join(""),
-    },
-  });
-  await res.body?.cancel();
-  return res.status;
-}
+const fixture = flux2Fixture;
+const post = (url: string, body: Uint8Array<ArrayBuffer>, key = KEY) =>
+  postFlux2Event(`${url}/flux2/events`, body, key);
 
 const args = (store: string, extra: string[] = []) => [
   "--instance",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { commitOf, flux2Outcome, parseFlux2Event } from "../src/flux2/events.ts";
+import { commitOf, flux2Outcome, objectId, parseFlux2Event } from "../src/flux2/events.ts";
 import { isValidSignature } from "../src/flux2/signature.ts";
 import { Flux2Intake } from "../src/flux2_intake.ts";
 import type { Notifier } from "../src/notifiers/notifier.ts";
@@ -245,4 +245,14 @@ Deno.test("Flux v2: a pending status no event settles fails at the pending timeo
   assert.equal(entry?.status.description, "No verdict from Flux within 10m");
   controller.abort();
   await running;
+});
+
+Deno.test("objectId() keeps status names within 255 characters for the longest Kubernetes names", () => {
+  assert.equal(objectId("HelmRelease", "apps", "web"), "helmrelease/apps/web");
+  const long = objectId("Kustomization", "n".repeat(63), "x".repeat(253));
+  assert.equal(long.length, 200);
+  assert.match(long, /^kustomization\/n{63}\/x+~[0-9a-f]{8}$/);
+  assert.notEqual(long, objectId("Kustomization", "n".repeat(63), "x".repeat(252) + "y"));
+  assert.equal(long, objectId("Kustomization", "n".repeat(63), "x".repeat(253)));
+  assert.ok(`flux-status/production-eu-west-1/${long}/workload`.length <= 255);
 });

@@ -44,3 +44,20 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else if (entry.name.endsWith(".ts")) yield path;
   }
 }
+
+Deno.test("src/flux2 imports nothing of ours but src/flux and types from src/notifiers/notifier.ts", async () => {
+  for (const [file, spec] of await imports("../src/flux2")) {
+    const target = spec.replace(/^type /, "");
+    if (!target.startsWith("../")) continue;
+    assert.ok(
+      target.startsWith("../flux/") || spec === "type ../notifiers/notifier.ts",
+      `${file} imports ${spec}`,
+    );
+  }
+});
+
+Deno.test("src/notifiers imports nothing from src/flux2 or src/config.ts", async () => {
+  for (const [file, spec] of await imports("../src/notifiers")) {
+    assert.ok(!spec.includes("/flux2/") && !spec.endsWith("config.ts"), `${file} imports ${spec}`);
+  }
+});

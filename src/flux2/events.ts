@@ -145,7 +145,7 @@ export function commitOf(metadata: Record<string, string> | undefined): string |
  */
 export function flux2Outcome(event: Flux2Event): Flux2Outcome {
   const { kind, namespace, name } = event.involvedObject;
-  const object = `${kind.toLowerCase()}/${namespace}/${name}`;
+  const object = objectId(kind, namespace, name);
   const sha = commitOf(event.metadata);
   const base = { object, at: Date.parse(event.timestamp), reason: event.reason };
   const verdict = verdictOf(kind.toLowerCase(), event);
@@ -169,6 +169,29 @@ function verdictOf(kind: string, event: Flux2Event): Verdict {
       : { sync: "succeeded", workload: "pending" };
   }
   return {};
+}
+
+/** Longest object part of a status name: the whole name then stays within 255 characters. */
+const MAX_OBJECT_CHARS = 200;
+
+/**
+ * The object's part of its status names, `kind/namespace/name` with a lower-case kind. Kubernetes
+ * names may be 253 characters, more than GitLab's 255-character job names leave room for, so an
+ * object part over 200 characters keeps its start and ends in `~` and a hash of the whole.
+ *
+ * @example
+ * ```ts
+ * objectId("Kustomization", "flux-system", "apps"); // "kustomization/flux-system/apps"
+ * ```
+ */
+export function objectId(kind: string, namespace: string, name: string): string {
+  const full = `${kind.toLowerCase()}/${namespace}/${name}`;
+  if (full.length <= MAX_OBJECT_CHARS) return full;
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits: stable across runs and releases
+  for (const byte of new TextEncoder().encode(full)) {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  }
+  return `${full.slice(0, MAX_OBJECT_CHARS - 9)}~${hash.toString(16).padStart(8, "0")}`;
 }
 
 /** Longest part of the controller's message kept in a description. */
