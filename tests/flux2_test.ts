@@ -256,3 +256,19 @@ Deno.test("objectId() keeps status names within 255 characters for the longest K
   assert.equal(long, objectId("Kustomization", "n".repeat(63), "x".repeat(253)));
   assert.ok(`flux-status/production-eu-west-1/${long}/workload`.length <= 255);
 });
+
+Deno.test("/flux2/events takes a body up to notification-controller's 3 MiB cap, signed", async () => {
+  await using dir = await tempDir();
+  using r = await route(dir.path, KEY);
+  const event = JSON.parse(
+    new TextDecoder().decode(fixture("kustomization-reconciliation-failed.json")),
+  );
+  event.message = "Helm logs: " + "x".repeat(3 * 1024 * 1024 - 1024);
+  const body = new TextEncoder().encode(JSON.stringify(event));
+  const res = await r.post(body, { "x-signature": await sign(body) });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.statuses, 2);
+  for await (const e of r.kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+    assert.ok(e.value.status.description.length <= 400);
+  }
+});
