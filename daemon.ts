@@ -58,6 +58,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     clock,
     ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
   });
+  await outbox.migrate();
   const delivering = outbox.run(controller.signal, hardStop.signal);
   const link = new FluxLink();
   const watcher = config.pollWorkloads
@@ -71,6 +72,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       helmGraceMs: config.helmGrace,
     })
     : undefined;
+  await watcher?.migrate();
   const watching = watcher?.run(controller.signal) ?? Promise.resolve();
 
   const accept = createIntake({ kv, outbox, ...(watcher ? { watcher } : {}) });

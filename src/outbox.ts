@@ -240,6 +240,35 @@ export class Outbox {
     }
   }
 
+  /**
+   * Indexes entries stored by flux-status 0.1.0 (no `ready`/`wait` index then), once per store;
+   * call before {@linkcode Outbox.run}.
+   *
+   * @returns how many entries were indexed
+   */
+  async migrate(): Promise<number> {
+    const marker = await this.#kv.get<number>(["schema", "outbox"]);
+    if ((marker.value ?? 1) >= 2) return 0;
+    let indexed = 0;
+    for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+      if (e.value.slot) continue;
+      const rank: OutboxEntry["rank"] = [
+        1,
+        Number.MAX_SAFE_INTEGER - e.value.enqueuedAt * 1000,
+        e.value.status.state === "pending" ? 1 : 0,
+      ];
+      const entry: OutboxEntry = { ...e.value, rank, slot: [] };
+      entry.slot = readyKey(entry);
+      await this.#kv.atomic().check(e).set(e.key, entry).set(entry.slot, null).commit();
+      indexed++;
+    }
+    await this.#kv.atomic().check(marker).set(["schema", "outbox"], 2).commit();
+    if (indexed > 0) {
+      log.info("Indexed {count} queued statuses of an older store", { count: indexed });
+    }
+    return indexed;
+  }
+
   /** Wakes the delivery loop (it also wakes by itself after every commit and delivery). */
   wake(): void {
     this.#wake.abort();

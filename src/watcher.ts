@@ -207,6 +207,42 @@ export class Watcher {
     ];
   }
 
+  /**
+   * Splits watches stored by flux-status 0.1.0 (workload IDs inline) into chunks, once per store;
+   * call before {@linkcode Watcher.run}.
+   *
+   * @returns how many watches were converted
+   */
+  async migrate(): Promise<number> {
+    const { kv } = this.#o;
+    const marker = await kv.get<number>(["schema", "watch"]);
+    if ((marker.value ?? 1) >= 2) return 0;
+    let converted = 0;
+    for await (
+      const e of kv.list<Watch & { workloads?: string[]; seen?: string[] }>({ prefix: ["watch"] })
+    ) {
+      const { workloads, seen = [], ...rest } = e.value;
+      if (!workloads) continue;
+      const seenIds = new Set(seen);
+      const chunks = chunked(workloads, (id) => seenIds.has(id));
+      const total = chunks.reduce((n, c) => n + c.ids.length, 0);
+      const watch: Watch = {
+        ...rest,
+        total,
+        omitted: workloads.length - total,
+        chunks: chunks.length,
+        waiting: (rest.waiting ?? []).slice(0, WAITING_KEPT),
+        waitingCount: rest.waiting?.length ?? total,
+      };
+      const op = kv.atomic().check(e).set(e.key, watch);
+      chunks.forEach((c, i) => op.set(chunkKey(watch.head, i), c));
+      await op.commit();
+      converted++;
+    }
+    await kv.atomic().check(marker).set(["schema", "watch"], 2).commit();
+    return converted;
+  }
+
   /** Wakes the loop after a planned watch was committed. */
   wake(): void {
     this.#wake.abort();
