@@ -165,7 +165,7 @@ export function buildProgram(run: (code: number) => void): Command {
     const config = resolveConfig("daemon", sources(flags));
     await configureLogging({
       level: config.logLevel,
-      format: config.logFormat,
+      format: config.logFormat ?? (Deno.stderr.isTerminal() ? "pretty" : "json"),
       secrets: secretValues(config),
     });
     // Loaded only for this command: `status` never loads the daemon.
@@ -183,7 +183,7 @@ export function buildProgram(run: (code: number) => void): Command {
     const config = resolveConfig("status", sources(flags));
     await configureLogging({
       level: config.logLevel,
-      format: config.logFormat,
+      format: config.logFormat ?? (Deno.stderr.isTerminal() ? "pretty" : "json"),
       secrets: secretValues(config),
     });
     run(await readStatus(config));

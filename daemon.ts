@@ -18,6 +18,7 @@ import type { Notifier } from "./src/notifiers/notifier.ts";
 import { Outbox } from "./src/outbox.ts";
 import { createHandler } from "./src/server.ts";
 import { Watcher } from "./src/watcher.ts";
+import { Metrics } from "./src/metrics.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -46,6 +47,15 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   const clock = deps.clock ?? systemClock;
   const notifier = deps.notifier ?? await createNotifier(notifierOptions(config));
   const [hostname, port] = splitListen(config.listen);
+  // Its gauges read the parts below, only when scraped.
+  const metrics = new Metrics({
+    provider: notifier.provider,
+    outbox: () => outbox.stats(),
+    paused: () => outbox.pause.remainingMs() > 0,
+    rateLimitRemaining: () => notifier.rateLimitRemaining,
+    fluxdConnected: () => link.isConnected,
+    watches: () => watcher?.count() ?? Promise.resolve(0),
+  });
 
   await Deno.mkdir(dirname(config.store), { recursive: true });
   const kv = await Deno.openKv(config.store);
@@ -57,10 +67,14 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     instance: config.instance,
     clock,
     ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
+    onSettled: (s) => metrics.settled(s),
   });
   await outbox.migrate();
   const delivering = outbox.run(controller.signal, hardStop.signal);
-  const link = new FluxLink();
+  const link = new FluxLink({
+    onConnection: (reconnect) => reconnect && metrics.reconnected(),
+    onRpcError: () => metrics.rpcFailed(),
+  });
   const watcher = config.pollWorkloads
     ? new Watcher({
       kv,
@@ -70,6 +84,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       pollIntervalMs: config.pollInterval,
       pollTimeoutMs: config.pollTimeout,
       helmGraceMs: config.helmGrace,
+      onVerdict: (_head, state) => metrics.verdict(state),
     })
     : undefined;
   await watcher?.migrate();
@@ -114,8 +129,27 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       return { statuses: count };
     },
     onSocket: (socket, info) => link.attach(socket, info),
-    // Ready once fluxd answers, or once Flux v2's notification-controller has reached us.
-    notReadyReason: () => flux2Seen ? undefined : link.notReadyReason(),
+    // Ready once fluxd answers, or once Flux v2's notification-controller has reached us, and
+    // while the provider takes the token.
+    notReadyReasons: () => {
+      const reasons: string[] = [];
+      const fluxd = flux2Seen ? undefined : link.notReadyReason();
+      if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
+      const pause = outbox.pause.current;
+      if (pause?.kind === "auth") reasons.push(`the provider refused the token: ${pause.reason}`);
+      return reasons;
+    },
+    async unhealthyReason() {
+      try {
+        await kv.set(["health"], clock.now());
+        return undefined;
+      } catch (err) {
+        return `the store is not writable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    },
+    renderMetrics: () => metrics.render(),
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    onAnswered: (source, outcome, code) => metrics.eventAnswered(source, outcome, code),
   });
 
   const server = Deno.serve({

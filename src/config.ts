@@ -113,7 +113,7 @@ const shared = {
   gitlabToken: secret,
   azdoPat: secret,
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("info"),
-  logFormat: z.enum(["pretty", "json"]).default("pretty"),
+  logFormat: z.enum(["pretty", "json"]).optional(),
 };
 
 /**
@@ -137,6 +137,7 @@ export const DaemonOptions = z.object({
   flux2HmacKey: rawSecret,
   flux2PendingTimeout: duration("20m").refine((ms) => ms > 0, "must be more than 0"),
   insecureListen: bool(false),
+  metricsToken: secret,
 });
 
 /**
@@ -203,7 +204,10 @@ export const OPTION_META: Record<string, OptionMeta> = {
     env: ["AZDO_PAT"],
   },
   logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
-  logFormat: { help: "Log format: pretty or json", value: "<format>" },
+  logFormat: {
+    help: "Log format: pretty or json (default: json unless stderr is a terminal)",
+    value: "<format>",
+  },
   listen: {
     help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)",
     value: "<host:port>",
@@ -248,6 +252,12 @@ export const OPTION_META: Record<string, OptionMeta> = {
     help:
       "Listen beyond loopback with no --connect-token or --flux2-hmac-key (anyone reaching it can set statuses)",
     boolean: true,
+  },
+  metricsToken: {
+    help:
+      "When set, /metrics needs Authorization: Bearer <token> (it exposes no secret either way)",
+    value: "<token>",
+    secret: true,
   },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
   action: {

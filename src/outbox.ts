@@ -32,6 +32,7 @@ import { type Clock, sleepUnlessAborted, systemClock } from "./clock.ts";
 import {
   type Action,
   type CommitStatus,
+  type FailureKind,
   MAX_DESCRIPTION_LENGTH,
   type Notifier,
   ProviderError,
@@ -110,6 +111,12 @@ export interface Settled {
   delayMs?: number;
   /** For `retry` and `dropped`: why. */
   error?: string;
+  /** For `retry`: the kind of failure. */
+  kind?: FailureKind;
+  /** For `dropped`: refused by the provider, or undelivered past `maxAgeMs`. */
+  reason?: "rejected" | "expired";
+  /** For `delivered`: how long the status waited from its acceptance to the provider's answer. */
+  queuedMs?: number;
 }
 
 /** What a status is about on its commit: `action`, or `object/action`; the last key part. */
@@ -274,6 +281,20 @@ export class Outbox {
     this.#wake.abort();
   }
 
+  /**
+   * How many entries wait and the age of the oldest, in seconds (for `/metrics`; reads the whole
+   * outbox, so only at scrape time).
+   */
+  async stats(): Promise<{ depth: number; oldestAgeSeconds: number }> {
+    let depth = 0, oldest = Infinity;
+    for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+      depth++;
+      oldest = Math.min(oldest, e.value.enqueuedAt);
+    }
+    const age = depth === 0 ? 0 : Math.max(0, this.#clock.now() - oldest) / 1000;
+    return { depth, oldestAgeSeconds: age };
+  }
+
   /** Entries still waiting for delivery. */
   async pending(): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
@@ -334,9 +355,10 @@ export class Outbox {
         .then(() => {
           this.#storeFailures = 0;
         }, (err) => {
-          log.error("Delivery of {context} on {sha} failed in the store: {error}", {
-            context: `flux-status/${this.#instance}/${subject}`,
-            sha,
+          log.error("Delivery of {status} on {sha} failed in the store: {error}", {
+            instance: this.#instance,
+            status: `flux-status/${this.#instance}/${subject}`,
+            sha: sha.slice(0, 7),
             error: messageOf(err),
           });
           this.#storeFailed();
@@ -404,11 +426,16 @@ export class Outbox {
       return;
     }
     const { action } = entry;
-    const props = { context: entry.status.name, sha, state: entry.status.state };
+    const props = {
+      instance: this.#instance,
+      status: entry.status.name,
+      sha: sha.slice(0, 7),
+      state: entry.status.state,
+    };
     const unrecorded = this.#unrecorded.get(id);
     const sent = [delivered.value, unrecorded].find((s) => s && sameStatus(s, entry.status));
     if (sent && sent === delivered.value) {
-      log.debug("Skipped {context} on {sha}: identical to the last delivered", props);
+      log.debug("Skipped {status} on {sha}: identical to the last delivered", props);
       await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
       this.#onSettled({ sha, action, outcome: "skipped" });
       return;
@@ -418,9 +445,9 @@ export class Outbox {
       const error = `undelivered for ${Math.round(age / 3_600_000)}h (last error: ${
         entry.lastError ?? "none"
       })`;
-      log.error("Dropped {context} {state} on {sha}: {error}", { ...props, error });
+      log.error("Dropped {status} {state} on {sha}: {error}", { ...props, error });
       await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
-      this.#onSettled({ sha, action, outcome: "dropped", error });
+      this.#onSettled({ sha, action, outcome: "dropped", error, reason: "expired" });
       return;
     }
     if (!sent) {
@@ -448,20 +475,30 @@ export class Outbox {
         .commit();
     }
     this.#unrecorded.delete(id);
-    log.info("Delivered {context} {state} on {sha}", { ...props, attempts: entry.attempts + 1 });
-    this.#onSettled({ sha, action, outcome: "delivered" });
+    log.info("Delivered {status} {state} on {sha}", { ...props, attempts: entry.attempts + 1 });
+    this.#onSettled({
+      sha,
+      action,
+      outcome: "delivered",
+      queuedMs: this.#clock.now() - entry.enqueuedAt,
+    });
   }
 
   async #failed(current: Deno.KvEntry<OutboxEntry>, err: unknown): Promise<void> {
     const entry = current.value;
     const { sha, action } = entry;
     const error = messageOf(err);
-    const props = { context: entry.status.name, sha, error };
+    const props = {
+      instance: this.#instance,
+      status: entry.status.name,
+      sha: sha.slice(0, 7),
+      error,
+    };
     const kind = err instanceof ProviderError ? err.kind : "transient";
     if (kind === "rejected") {
-      log.warn("Dropped {context} on {sha} as the provider refused it for good: {error}", props);
+      log.warn("Dropped {status} on {sha} as the provider refused it for good: {error}", props);
       await this.#kv.atomic().check(current).delete(current.key).delete(entry.slot).commit();
-      this.#onSettled({ sha, action, outcome: "dropped", error });
+      this.#onSettled({ sha, action, outcome: "dropped", error, reason: "rejected" });
       return;
     }
     const next: OutboxEntry = { ...entry, attempts: entry.attempts + 1, lastError: error };
@@ -477,13 +514,13 @@ export class Outbox {
       delay = Math.round(this.retryDelay(err, next.attempts));
       const slot = waitKey(this.#clock.now() + delay, entry);
       op.set(current.key, { ...next, slot }).delete(entry.slot).set(slot, null);
-      log.warn("Will retry {context} on {sha} in {delayMs} ms: {error}", {
+      log.warn("Will retry {status} on {sha} in {delayMs} ms: {error}", {
         ...props,
         delayMs: delay,
       });
     }
     await op.commit();
-    this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error });
+    this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error, kind });
   }
 
   /**

@@ -34,8 +34,20 @@ export interface ServerOptions {
   flux2HmacKey?: Uint8Array;
   /** Takes a new fluxd socket (upgrade done), with the API version of its path. */
   onSocket(socket: WebSocket, info: { version: number; userAgent: string }): void;
-  /** Readiness: undefined when ready, else the reason. */
-  notReadyReason(): string | undefined;
+  /** Readiness: why the daemon is not ready (empty when it is). */
+  notReadyReasons(): string[];
+  /** Liveness: why the daemon is unhealthy (store not writable), undefined when healthy. */
+  unhealthyReason?(): Promise<string | undefined>;
+  /** Renders `/metrics`; absent: no such route. */
+  renderMetrics?(): Promise<string>;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** Called with every event answered: its source, what became of it, and the HTTP status. */
+  onAnswered?(
+    source: "fluxd" | "flux2",
+    outcome: "accepted" | "ignored" | "rejected",
+    code: number,
+  ): void;
 }
 
 const json = (status: number, body: unknown, headers?: HeadersInit) =>
@@ -46,7 +58,7 @@ const json = (status: number, body: unknown, headers?: HeadersInit) =>
  *
  * @example
  * ```ts
- * const handler = createHandler({ maxEventBytes: 1 << 20, onEvent, onSocket, notReadyReason });
+ * const handler = createHandler({ maxEventBytes: 1 << 20, onEvent, onSocket, notReadyReasons });
  * Deno.serve({ port: 3000 }, handler);
  * ```
  */
@@ -60,18 +72,47 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     return timingSafeEqual(await expected, given);
   }
 
+  const metricsAuth = options.metricsToken ? digest(`Bearer ${options.metricsToken}`) : undefined;
+
   return async (request) => {
     const { pathname } = new URL(request.url);
+    const source = EVENTS_PATH.test(pathname)
+      ? "fluxd"
+      : FLUX2_PATH.test(pathname) && options.onFlux2Event
+      ? "flux2"
+      : undefined;
+    const tally = { statuses: 0 };
+    const res = await route(request, pathname, tally);
+    if (source) {
+      const outcome = res.status >= 300 ? "rejected" : tally.statuses > 0 ? "accepted" : "ignored";
+      options.onAnswered?.(source, outcome, res.status);
+    }
+    return res;
+  };
+
+  async function route(
+    request: Request,
+    pathname: string,
+    tally: { statuses: number },
+  ): Promise<Response> {
     try {
       const daemon = DAEMON_PATH.exec(pathname);
       if (daemon) return await handleDaemon(request, Number(daemon[1]));
-      if (EVENTS_PATH.test(pathname)) return await handleEvent(request);
-      if (FLUX2_PATH.test(pathname) && options.onFlux2Event) return await handleFlux2(request);
-      if (pathname === "/healthz") return json(200, { status: "ok" });
-      if (pathname === "/readyz") {
-        const reason = options.notReadyReason();
-        return reason ? json(503, { status: "not ready", reason }) : json(200, { status: "ready" });
+      if (EVENTS_PATH.test(pathname)) return await handleEvent(request, tally);
+      if (FLUX2_PATH.test(pathname) && options.onFlux2Event) {
+        return await handleFlux2(request, tally);
       }
+      if (pathname === "/healthz") {
+        const reason = await options.unhealthyReason?.();
+        return reason ? json(503, { status: "unhealthy", reason }) : json(200, { status: "ok" });
+      }
+      if (pathname === "/readyz") {
+        const reasons = options.notReadyReasons();
+        return reasons.length > 0
+          ? json(503, { status: "not ready", reason: reasons.join("; "), reasons })
+          : json(200, { status: "ready" });
+      }
+      if (pathname === "/metrics" && options.renderMetrics) return await handleMetrics(request);
       return json(404, { error: `No route for ${request.method} ${pathname}` });
     } catch (err) {
       if (err instanceof EventError) {
@@ -88,7 +129,19 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       });
       return new Response("Internal Server Error", { status: 500 });
     }
-  };
+  }
+
+  async function handleMetrics(request: Request): Promise<Response> {
+    if (metricsAuth) {
+      const given = await digest(request.headers.get("authorization") ?? "");
+      if (!timingSafeEqual(await metricsAuth, given)) {
+        return json(401, { error: "/metrics needs Authorization: Bearer <--metrics-token>" });
+      }
+    }
+    return new Response(await options.renderMetrics!(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  }
 
   async function handleDaemon(request: Request, version: number): Promise<Response> {
     if (!(await authorized(request))) {
@@ -104,7 +157,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     return response;
   }
 
-  async function handleEvent(request: Request): Promise<Response> {
+  async function handleEvent(request: Request, tally: { statuses: number }): Promise<Response> {
     if (request.method !== "POST") {
       return json(405, { error: "Events must be POSTed" }, { allow: "POST" });
     }
@@ -115,10 +168,11 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     const body = decode(await readBody(request, maxEventBytes));
     const event = parseEvent(body);
     const { statuses } = await options.onEvent(event);
+    tally.statuses = statuses;
     return json(200, { accepted: event.type, statuses });
   }
 
-  async function handleFlux2(request: Request): Promise<Response> {
+  async function handleFlux2(request: Request, tally: { statuses: number }): Promise<Response> {
     if (request.method !== "POST") {
       return json(405, { error: "Events must be POSTed" }, { allow: "POST" });
     }
@@ -155,6 +209,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       return json(200, { accepted: event.reason, statuses: 0 });
     }
     const { statuses } = await options.onFlux2Event!({ ...outcome, sha: outcome.sha });
+    tally.statuses = statuses;
     return json(200, { accepted: event.reason, statuses });
   }
 }

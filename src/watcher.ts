@@ -248,6 +248,13 @@ export class Watcher {
     this.#wake.abort();
   }
 
+  /** How many watches are active (reads only their headers). */
+  async count(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.#o.kv.list({ prefix: ["watch"] })) n++;
+    return n;
+  }
+
   /** Active watches. */
   async watches(): Promise<Watch[]> {
     return (await this.#load()).map((w) => w.entry.value);

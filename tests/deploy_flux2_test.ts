@@ -53,7 +53,7 @@ Deno.test("deploy/flux2: Provider, Alert and Secret send every event, signed, to
     onEvent: () => Promise.resolve({ statuses: 0 }),
     onFlux2Event: () => Promise.resolve({ statuses: 0 }),
     onSocket: () => {},
-    notReadyReason: () => "no fluxd",
+    notReadyReasons: () => ["no fluxd"],
   });
   const res = await handler(new Request(address, { method: "GET" }));
   assert.equal(res.status, 405, "the route exists and takes POSTs");
@@ -103,7 +103,7 @@ Deno.test("deploy/flux2: the Deployment runs with flags, env vars, probes and vo
     maxEventBytes: 1,
     onEvent: () => Promise.resolve({ statuses: 0 }),
     onSocket: () => {},
-    notReadyReason: () => "fluxd is not connected",
+    notReadyReasons: () => ["fluxd is not connected"],
   });
   for (const probe of [container.livenessProbe, container.readinessProbe]) {
     assert.equal(probe.httpGet.port, port);

@@ -82,7 +82,7 @@ for (const file of ["helm-values.yaml", "fluxd-patch.yaml"]) {
         maxEventBytes: 1,
         onEvent: () => Promise.resolve({ statuses: 0 }),
         onSocket: () => {},
-        notReadyReason: () => undefined,
+        notReadyReasons: () => [],
       });
       const res = await handler(new Request(`http://pod:${port}${probe.httpGet.path}`));
       assert.equal(res.status, 200, probe.httpGet.path);

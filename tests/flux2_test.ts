@@ -113,7 +113,7 @@ async function route(dir: string, hmac?: Uint8Array) {
     onFlux2Event: async (o) => ({ statuses: await intake.accept(o) }),
     ...(hmac ? { flux2HmacKey: hmac } : {}),
     onSocket: () => {},
-    notReadyReason: () => undefined,
+    notReadyReasons: () => [],
   });
   return {
     kv,

@@ -11,7 +11,7 @@ function serveLink(rpcTimeoutMs = 10_000) {
     maxEventBytes: 1 << 20,
     onEvent: () => Promise.resolve({ statuses: 0 }),
     onSocket: (socket, info) => link.attach(socket, info),
-    notReadyReason: () => link.notReadyReason(),
+    notReadyReasons: () => [link.notReadyReason()].filter((r) => r !== undefined),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   return {

@@ -34,7 +34,7 @@ async function route(dir: string) {
     maxEventBytes: 64 * 1024 * 1024,
     onEvent: async (e) => ({ statuses: e.outcome ? await accept(e.outcome) : 0 }),
     onSocket: () => {},
-    notReadyReason: () => undefined,
+    notReadyReasons: () => [],
   });
   return {
     kv,

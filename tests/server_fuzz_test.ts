@@ -54,7 +54,7 @@ Deno.test("the event route answers 2xx or 4xx, never 5xx, to 2000 mutated fluxd 
       return Promise.resolve({ statuses: e.outcome?.commits.length ?? 0 });
     },
     onSocket: () => {},
-    notReadyReason: () => undefined,
+    notReadyReasons: () => [],
   });
   const random = prng(20261125);
   const counts: Record<number, number> = {};

@@ -12,7 +12,7 @@ function handler(connectToken?: string) {
       return Promise.resolve({ statuses: e.outcome?.commits.length ?? 0 });
     },
     onSocket: () => {},
-    notReadyReason: () => "fluxd is not connected",
+    notReadyReasons: () => ["fluxd is not connected"],
   });
   return { h, events };
 }
@@ -44,7 +44,11 @@ Deno.test("createHandler() answers /healthz 200 and /readyz 503 with the reason"
   await health.body?.cancel();
   const ready = await h(new Request("http://x/readyz"));
   assert.equal(ready.status, 503);
-  assert.deepEqual(await ready.json(), { status: "not ready", reason: "fluxd is not connected" });
+  assert.deepEqual(await ready.json(), {
+    status: "not ready",
+    reason: "fluxd is not connected",
+    reasons: ["fluxd is not connected"],
+  });
 });
 
 Deno.test("createHandler() never answers 410 on a daemon path", async (t) => {

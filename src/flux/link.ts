@@ -23,9 +23,25 @@ export class FluxLink {
   #rpcTimeoutMs: number;
   #listeners = new Set<() => void>();
 
-  /** @param options `rpcTimeoutMs`: how long an RPC call may take (default 10000) */
-  constructor(options: { rpcTimeoutMs?: number } = {}) {
+  #connectionsSeen = 0;
+  #onConnection: (reconnect: boolean) => void;
+  #onRpcError: () => void;
+
+  /**
+   * @param options `rpcTimeoutMs`: how long an RPC call may take (default 10000);
+   *   `onConnection`: called for each fluxd connection (metrics); `onRpcError`: called for each
+   *   failed RPC call (metrics)
+   */
+  constructor(
+    options: {
+      rpcTimeoutMs?: number;
+      onConnection?: (reconnect: boolean) => void;
+      onRpcError?: () => void;
+    } = {},
+  ) {
     this.#rpcTimeoutMs = options.rpcTimeoutMs ?? 10_000;
+    this.#onConnection = options.onConnection ?? (() => {});
+    this.#onRpcError = options.onRpcError ?? (() => {});
   }
 
   /** Takes a socket from the server's upgrade. */
@@ -38,6 +54,7 @@ export class FluxLink {
     socket.addEventListener("open", () => {
       this.#connections.add(connection);
       this.#newest = connection;
+      this.#onConnection(this.#connectionsSeen++ > 0);
       log.info("fluxd connected on /v{version}/daemon ({userAgent})", info);
       connection.rpc.call("Ping", {}).then(
         () => {
@@ -45,6 +62,7 @@ export class FluxLink {
         },
         (err: Error) => {
           if (this.#newest === connection) this.#pingError = `Ping failed: ${err.message}`;
+          this.#onRpcError();
           log.warn("fluxd did not answer Ping: {error}", { error: err.message });
         },
       ).finally(() => this.#notify());
@@ -64,6 +82,16 @@ export class FluxLink {
   /** The RPC client of the newest open connection, if any. */
   get rpc(): RpcClient | undefined {
     return this.#newest?.rpc.isOpen ? this.#newest.rpc : undefined;
+  }
+
+  /** Counts a failed RPC call made on a connection of this link. */
+  recordRpcError(): void {
+    this.#onRpcError();
+  }
+
+  /** Whether fluxd holds a connection open. */
+  get isConnected(): boolean {
+    return this.#connections.size > 0;
   }
 
   /** Why the daemon is not ready, or undefined when fluxd is connected and answered Ping. */

@@ -52,6 +52,7 @@ export function createWorkloadLister(link: FluxLink, fluxUrl: string): ListWorkl
         }
         return filter(reply.Result ?? [], ids);
       } catch (err) {
+        link.recordRpcError();
         rpcFailure = `ListServices over the WebSocket failed: ${(err as Error).message}`;
       }
     }

@@ -148,6 +148,11 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   }, "flux-status");
   const project = remote.project ?? remote.repo;
   const route = (sha: string) => ({ project, commitId: sha, repositoryId: remote.repo });
+  let remaining: number | undefined;
+  const observe = (headers: Record<string, string> | undefined) => {
+    const value = headers?.["x-ratelimit-remaining"];
+    if (value !== undefined && Number.isFinite(Number(value))) remaining = Number(value);
+  };
 
   /**
    * One call to the statuses resource through the SDK's location service and RestClient, whose
@@ -181,9 +186,11 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
       const sent = send(version.requestUrl!, options);
       starting = undefined;
       answer = await abortable(sent, signal);
+      observe(headersOf(answer));
     } catch (err) {
       starting = undefined;
       const e = err as SdkError;
+      observe(e?.responseHeaders);
       if (e?.statusCode === undefined) throw err;
       throw new AzureHttpError(
         e.statusCode,
@@ -217,6 +224,9 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
 
   return {
     provider: "azure-devops",
+    get rateLimitRemaining() {
+      return remaining;
+    },
     async setStatus(sha, status, signal) {
       const body = {
         state: AZURE_STATE_NAMES[status.state],

@@ -98,12 +98,28 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
   });
   const { owner, repo } = remote;
 
+  let remaining: number | undefined;
+  const observe = (headers?: Record<string, string | number | undefined>) => {
+    const value = Number(headers?.["x-ratelimit-remaining"]);
+    if (headers?.["x-ratelimit-remaining"] !== undefined && Number.isFinite(value)) {
+      remaining = value;
+    }
+  };
+  octokit.hook.after("request", (response) => observe(response.headers));
+  octokit.hook.error("request", (error) => {
+    observe((error as OctokitErrorShape).response?.headers);
+    throw error;
+  });
+
   function fail(err: unknown, doing: string): ProviderError {
     return toProviderError(err, doing, now());
   }
 
   return {
     provider: "github",
+    get rateLimitRemaining() {
+      return remaining;
+    },
     async setStatus(sha, status, signal) {
       const canceled = status.state === "canceled";
       const description = truncate(

@@ -120,11 +120,23 @@ async function oneAttempt(endpoint: string, options?: Record<string, unknown>) {
   };
 }
 
-/** A one-attempt requester whose requests end when `signal` aborts. */
-function requesterWith(signal?: AbortSignal) {
+/**
+ * A one-attempt requester whose requests end when `signal` aborts; `observe` sees every answer's
+ * headers (for the rate-limit remaining).
+ */
+function requesterWith(signal: AbortSignal | undefined, observe: (headers: Headers) => void) {
   return createRequesterFn(
     (_, options) => Promise.resolve(signal ? { ...options, signal } : options),
-    oneAttempt,
+    async (endpoint: string, options?: Record<string, unknown>) => {
+      try {
+        const answer = await oneAttempt(endpoint, options);
+        observe(new Headers(answer.headers));
+        return answer;
+      } catch (err) {
+        if (err instanceof GitLabHttpError) observe(err.headers);
+        throw err;
+      }
+    },
   );
 }
 
@@ -156,12 +168,17 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const { remote, token, now = Date.now } = options;
   const apiUrl = checkNotifierOptions("GitLab", token, options.apiUrl, defaultGitLabApiUrl(remote));
   const host = apiUrl.replace(/\/api\/v4$/, "");
+  let remaining: number | undefined;
+  const observe = (headers: Headers) => {
+    const value = headers.get("ratelimit-remaining");
+    if (value !== null && Number.isFinite(Number(value))) remaining = Number(value);
+  };
   // Gitbeaker cannot take a signal per call, so each call gets a resource bound to its signal.
   const commits = (signal?: AbortSignal) =>
     new Commits({
       host,
       token,
-      requesterFn: requesterWith(signal),
+      requesterFn: requesterWith(signal, observe),
       rateLimits: {},
       queryTimeout: null,
     });
@@ -217,6 +234,9 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
 
   return {
     provider: "gitlab",
+    get rateLimitRemaining() {
+      return remaining;
+    },
     async setStatus(sha, status, signal) {
       const doing = `set status on ${sha.slice(0, 7)}`;
       try {

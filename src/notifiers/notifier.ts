@@ -41,6 +41,8 @@ export interface ReadStatus extends CommitStatus {
 export interface Notifier {
   /** Provider name, e.g. `github`. */
   readonly provider: string;
+  /** The rate-limit remaining the provider reported on its last answer, if it reports one. */
+  readonly rateLimitRemaining?: number | undefined;
   /**
    * Sets `status` on commit `sha`.
    *
