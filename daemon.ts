@@ -7,7 +7,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { dirname } from "node:path";
-import { type Clock, systemClock } from "./src/clock.ts";
+import { type Access, checkAccess } from "./src/access_check.ts";
+import { type Clock, sleepUnlessAborted, systemClock } from "./src/clock.ts";
 import { type DaemonConfig, notifierOptions } from "./src/config.ts";
 import { FluxLink } from "./src/flux/link.ts";
 import { createIntake } from "./src/intake.ts";
@@ -47,6 +48,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   const clock = deps.clock ?? systemClock;
   const notifier = deps.notifier ?? await createNotifier(notifierOptions(config));
   const [hostname, port] = splitListen(config.listen);
+  let access: Access | undefined; // the provider self-check's finding, or a delivery's
   // Its gauges read the parts below, only when scraped.
   const metrics = new Metrics({
     provider: notifier.provider,
@@ -67,7 +69,10 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     instance: config.instance,
     clock,
     ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
-    onSettled: (s) => metrics.settled(s),
+    onSettled: (s) => {
+      metrics.settled(s);
+      if (s.outcome === "delivered") access = { ok: true };
+    },
   });
   await outbox.migrate();
   const delivering = outbox.run(controller.signal, hardStop.signal);
@@ -98,6 +103,25 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     pendingTimeoutMs: config.flux2PendingTimeout,
   });
   const timingOut = flux2.run(controller.signal);
+  const checking = checkAccessUntilOk();
+
+  /** The self-check, once at start and again every minute until the provider takes the token. */
+  async function checkAccessUntilOk(): Promise<void> {
+    while (!controller.signal.aborted && !access?.ok) {
+      const found = await checkAccess(notifier, controller.signal);
+      if (controller.signal.aborted) return;
+      if (!access?.ok) access = found;
+      if (found.ok) {
+        log.info("The {provider} token can read the repository", { provider: notifier.provider });
+        return;
+      }
+      log.error("Cannot use {provider} with this token and repository: {reason}", {
+        provider: notifier.provider,
+        reason: found.reason,
+      });
+      await sleepUnlessAborted(clock, 60_000, controller.signal);
+    }
+  }
   let flux2Seen = false;
 
   const handler = createHandler({
@@ -137,6 +161,11 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
       const pause = outbox.pause.current;
       if (pause?.kind === "auth") reasons.push(`the provider refused the token: ${pause.reason}`);
+      else if (!access) {
+        reasons.push(`checking that the ${notifier.provider} token can read the repository`);
+      } else if (!access.ok) {
+        reasons.push(`the ${notifier.provider} check failed: ${access.reason}`);
+      }
       return reasons;
     },
     async unhealthyReason() {
@@ -171,12 +200,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
         controller.abort();
         const timer = new AbortController();
         await Promise.race([
-          Promise.allSettled([delivering, watching, timingOut, server.finished]),
+          Promise.allSettled([delivering, watching, timingOut, checking, server.finished]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await Promise.allSettled([delivering, watching, timingOut]);
+        await Promise.allSettled([delivering, watching, timingOut, checking]);
         kv.close();
         log.info("Stopped");
       })();

@@ -10,9 +10,9 @@ import { fixture, tempDir } from "./_cli.ts";
 import { startFakeGitLab } from "./fakes/gitlab.ts";
 import { flux2Fixture, postFlux2Event } from "./fakes/notification_controller.ts";
 
-async function daemonWith(extra: Record<string, unknown> = {}) {
+async function daemonWith(extra: Record<string, unknown> = {}, projects = ["acme/app"]) {
   const dir = await tempDir();
-  const gl = await startFakeGitLab({ projects: ["acme/app"] });
+  const gl = await startFakeGitLab({ projects });
   const daemon = await startDaemon(DaemonOptions.parse({
     gitUrl: "https://gitlab.example.com/acme/app.git",
     provider: "gitlab",
@@ -30,6 +30,17 @@ async function daemonWith(extra: Record<string, unknown> = {}) {
     async get(path: string, headers: Record<string, string> = {}) {
       const res = await fetch(`${url}${path}`, { headers });
       return { status: res.status, text: await res.text(), type: res.headers.get("content-type") };
+    },
+    /** /readyz once the start-up self-check has answered. */
+    async readyzAfterCheck(): Promise<{ status: number; reasons: string[] }> {
+      await gl.waitFor(() => gl.received.some((r) => r.path.includes("0".repeat(40))), "check");
+      for (let i = 0;; i++) {
+        assert.ok(i < 1_000, "the self-check answered but /readyz still says checking");
+        const res = await fetch(`${url}/readyz`);
+        const body = await res.json();
+        const reasons: string[] = body.reasons ?? [];
+        if (!reasons.some((r) => r.startsWith("checking"))) return { status: res.status, reasons };
+      }
     },
     async [Symbol.asyncDispose]() {
       await daemon.stop(1_000);
@@ -106,9 +117,9 @@ Deno.test("/healthz and /readyz answer small JSON bodies that say why not", asyn
   await using d = await daemonWith();
   const health = await d.get("/healthz");
   assert.deepEqual([health.status, JSON.parse(health.text)], [200, { status: "ok" }]);
-  const before = await d.get("/readyz");
+  const before = await d.readyzAfterCheck();
   assert.equal(before.status, 503);
-  assert.deepEqual(JSON.parse(before.text).reasons, [
+  assert.deepEqual(before.reasons, [
     "fluxd has not connected yet (and no Flux v2 event has arrived)",
   ]);
   await postFlux2Event(`${d.url}/flux2/events`, flux2Fixture("kustomization-progressing.json"));
@@ -149,4 +160,22 @@ Deno.test("the Grafana dashboard and the alert rules name only metrics the daemo
       "flux_status_fluxd_connected",
     ]
   ) assert.ok(exprs.some((e) => e.includes(needed)), `the dashboard shows ${needed}`);
+});
+
+Deno.test("the start-up self-check says in /readyz that the token cannot use the repository, and events are still taken", async () => {
+  await using d = await daemonWith({}, ["acme/other"]);
+  await postFlux2Event(`${d.url}/flux2/events`, flux2Fixture("kustomization-progressing.json"));
+  const ready = await d.readyzAfterCheck();
+  assert.equal(ready.status, 503);
+  assert.equal(ready.reasons.length, 1);
+  assert.match(
+    ready.reasons[0]!,
+    /^the gitlab check failed: Cannot read statuses of 0000000 as GitLab answered 404 404 Project Not Found/,
+  );
+  const res = await fetch(`${d.url}/v6/events`, {
+    method: "POST",
+    body: JSON.stringify(await fixture("event-sync.json")),
+  });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
 });
