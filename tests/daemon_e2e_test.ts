@@ -50,8 +50,9 @@ Deno.test("daemon accepts release, autorelease and commit events with 2xx and se
   }
   // A sync after them is still delivered, and is the only thing GitHub saw.
   assert.ok((await fluxd.postEvent(await fixture("event-sync-errors.json"))).delivered);
-  await gh.waitFor(() => gh.received.length > 0, "a request");
-  assert.deepEqual(gh.received.map((r) => r.path), [
+  const posts = () => gh.received.filter((r) => r.method === "POST");
+  await gh.waitFor(() => posts().length > 0, "a request");
+  assert.deepEqual(posts().map((r) => r.path), [
     "/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38",
   ]);
 });
@@ -105,9 +106,14 @@ Deno.test("daemon requires fluxd's token on the socket and on events when --conn
   right.start();
   await right.waitFor(() => right.requests.some((r) => r.method === "RPCServer.Ping"), "Ping");
   assert.deepEqual(right.dials, [101]);
-  const ready = await fetch(`${daemon.url}/readyz`);
-  assert.equal(ready.status, 200);
-  await ready.body?.cancel();
+  // Ready once the start-up self-check's read of the provider (a GET) has been answered.
+  await gh.waitFor(() => gh.received.some((r) => r.method === "GET" && r.status === 200), "check");
+  let ready = { status: 0, body: "" };
+  for (let i = 0; i < 200 && ready.status !== 200; i++) {
+    const res = await fetch(`${daemon.url}/readyz`);
+    ready = { status: res.status, body: await res.text() };
+  }
+  assert.equal(ready.status, 200, ready.body);
   assert.ok((await right.postEvent(await fixture("event-sync.json"))).delivered);
 });
 

@@ -99,7 +99,9 @@ Deno.test("--poll-workloads=false never sets a workload status", async () => {
     "sync status",
   );
   assert.deepEqual(
-    gh.received.map((r) => (r.body as { context: string }).context),
+    gh.received.filter((r) => r.method === "POST").map((r) =>
+      (r.body as { context: string }).context
+    ),
     Array(3).fill("flux-status/dev/sync"),
   );
 });
