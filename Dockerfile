@@ -1,4 +1,7 @@
 # flux-status sidecar image: a deno compile binary on distroless, non-root, read-only root FS.
+# Permissions are baked in at compile time: reads only of the store volume (/data), mounted
+# Secrets (/var/run/secrets) and /tmp, writes only of /data and /tmp; net is not narrowed, as the
+# provider's host is only known at run time (`flux-status permissions` prints the exact set).
 # Build: docker buildx build --platform linux/amd64,linux/arm64 -t flux-status .
 FROM --platform=$BUILDPLATFORM node:22-bookworm-slim AS build
 ARG TARGETARCH
@@ -16,7 +19,8 @@ RUN sed -i "s/\"unknown\"/\"${GIT_COMMIT}\"/" src/build_info.ts \
       *) echo "unsupported arch $TARGETARCH" >&2; exit 1 ;; \
     esac \
  && deno install --frozen \
- && deno compile --allow-net --allow-read --allow-write --allow-env --unstable-kv --no-check \
+ && deno compile --allow-net --allow-env --unstable-kv \
+      --allow-read=/data,/var/run/secrets,/tmp --allow-write=/data,/tmp --no-check \
       --target "$triple" --output /out/flux-status cli.ts
 
 # glibc + libgcc, no shell, uid 65532 ("nonroot")

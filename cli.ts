@@ -13,12 +13,15 @@ import {
   formatDuration,
   notifierOptions,
   resolveConfig,
+  secretFiles,
   secretValues,
   type StatusConfig,
 } from "./src/config.ts";
 import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
 import { configureLogging } from "./src/logging.ts";
+import { apiUrlFor } from "./src/notifiers/endpoints.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
+import { denoPermissions } from "./src/permissions.ts";
 import {
   type Notifier,
   NotifierError,
@@ -189,6 +192,17 @@ export function buildProgram(run: (code: number) => void): Command {
     run(await readStatus(config));
   });
 
+  addOptions(
+    program.command("permissions")
+      .description(
+        "Print the Deno permission flags the daemon needs with these options (deno run <flags> cli.ts daemon …)",
+      ),
+    "daemon",
+  ).action((flags: Record<string, unknown>) => {
+    console.log(daemonPermissions(flags).join(" "));
+    run(EXIT_CODES.succeeded);
+  });
+
   program.command("version")
     .description("Print the version, the git commit it was built from and the Deno version")
     .action(async () => {
@@ -198,6 +212,24 @@ export function buildProgram(run: (code: number) => void): Command {
       run(EXIT_CODES.succeeded);
     });
   return program;
+}
+
+/**
+ * The permission flags of the daemon with these options: listen address, provider and fluxd API
+ * hosts, store folder and secret files.
+ *
+ * @throws {ConfigError} when the options cannot work
+ */
+export function daemonPermissions(flags: Record<string, unknown>): string[] {
+  const config = resolveConfig("daemon", sources(flags));
+  const { remote, apiUrl } = notifierOptions(config);
+  const provider = apiUrlFor(remote, apiUrl);
+  return denoPermissions({
+    listen: config.listen,
+    urls: [...(provider ? [provider] : []), config.fluxUrl],
+    store: config.store,
+    files: secretFiles(sources(flags)),
+  });
 }
 
 /** The stamped commit of a release binary; from source, what git says (when it can). */

@@ -49,7 +49,8 @@ console.log(
 
 // Print every status the provider receives as it lands.
 const printed = new Map<string, number>();
-const landed = (n: number) =>
+/** Prints new statuses as they land, until `done` holds (default: `n` statuses in all). */
+const landed = (n: number, done?: () => boolean) =>
   provider.waitFor(() => {
     for (const sha of flux2 ? [GOOD, BAD] : [HEAD, PREVIOUS, BROKEN]) {
       const statuses = provider.statuses(sha);
@@ -62,8 +63,11 @@ const landed = (n: number) =>
       }
       printed.set(sha, statuses.length);
     }
-    return [...printed.values()].reduce((a, b) => a + b, 0) >= n;
-  }, `${n} statuses`);
+    return done ? done() : [...printed.values()].reduce((a, b) => a + b, 0) >= n;
+  }, done ? "the verdict" : `${n} statuses`);
+/** Whether the newest status named `…/suffix` on `sha` is `state`. */
+const shows = (sha: string, suffix: string, state: string) => () =>
+  provider.statuses(sha).filter((s) => s.name.endsWith(suffix)).at(-1)?.state === state;
 
 if (flux2) {
   const url = `http://127.0.0.1:${daemon.addr.port}/flux2/events`;
@@ -76,7 +80,7 @@ if (flux2) {
   );
   await post("kustomization-progressing.json");
   await post("kustomization-applied.json");
-  await landed(3);
+  await landed(0, shows(GOOD, "apps/workload", "succeeded"));
   console.log("\nhelm-controller upgraded a chart (its revision is a chart version, no commit):");
   await post("helmrelease-upgrade-succeeded.json");
   console.log("\nthen a bad commit: applied, and its health check failed:");
@@ -85,7 +89,7 @@ if (flux2) {
     revision: `main@sha1:${BAD}`,
   });
   await post("kustomization-healthcheck-failed.json");
-  await landed(6);
+  await landed(0, shows(BAD, "apps/workload", "failed"));
   await daemon.stop();
   await Deno.remove(store, { recursive: true });
   console.log(

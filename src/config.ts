@@ -479,3 +479,13 @@ function checkExposure(config: DaemonConfig): void {
     `--listen ${config.listen} is reachable beyond this host, so anyone reaching it could set statuses: give --connect-token (fluxd --token) or --flux2-hmac-key (the Provider's token), or pass --insecure-listen`,
   );
 }
+
+/**
+ * The secret files a config is read from (`--*-file` flags and `…_FILE` env vars), for the
+ * daemon's read permissions.
+ */
+export function secretFiles({ flags, env }: Pick<ConfigSources, "flags" | "env">): string[] {
+  return Object.entries(OPTION_META).filter(([, meta]) => meta.secret).map(([key]) =>
+    (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"]
+  ).filter((f): f is string => !!f);
+}

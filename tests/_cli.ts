@@ -42,15 +42,20 @@ export interface DaemonProcess extends AsyncDisposable {
   terminate(): Promise<number>;
 }
 
-/** Starts `cli.ts daemon` on a free port and waits until it listens. */
+/**
+ * Starts `cli.ts daemon` on a free port and waits until it listens.
+ *
+ * @param permissions the `deno run` permission flags; the release binaries' by default
+ */
 export async function startDaemonProcess(
   args: string[],
   env: Record<string, string> = {},
+  permissions: readonly string[] = PERMISSIONS,
 ): Promise<DaemonProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...PERMISSIONS,
+      ...permissions,
       "--quiet",
       CLI,
       "daemon",

@@ -16,6 +16,7 @@ import { GitApi } from "azure-devops-node-api/GitApi.js";
 import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
 import type { GitRemote } from "../git_url.ts";
+import { defaultAzureApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -55,16 +56,7 @@ export const AZURE_GENRE = "flux-status";
 /** Description limit we keep to (not documented by Azure DevOps). */
 export const AZURE_DESCRIPTION_LIMIT = 400;
 
-/** The collection URL for a remote: `https://dev.azure.com/ORG` or `https://HOST/tfs/COLLECTION`. */
-export function defaultAzureApiUrl(remote: GitRemote): string {
-  const host = new URL(remote.origin).host;
-  if (
-    host === "dev.azure.com" || host.endsWith(".visualstudio.com") || host.endsWith("azure.com")
-  ) {
-    return `https://dev.azure.com/${encodeURIComponent(remote.owner)}`;
-  }
-  return `${remote.origin}${remote.basePath}/${encodeURIComponent(remote.owner)}`;
-}
+export { defaultAzureApiUrl } from "./endpoints.ts";
 
 /** Splits `flux-status/<instance>/<action>` into Azure's genre and name. */
 export function toAzureContext(name: string): { genre: string; name: string } {

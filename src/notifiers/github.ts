@@ -14,6 +14,7 @@
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
+import { defaultGitHubApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   CANCELED_MARKER,
@@ -50,13 +51,7 @@ export function fromGitHubState(state: string, description: string): State {
   return stateFor<string>(TO_GITHUB, state) ?? "failed";
 }
 
-/** The API base for a remote: api.github.com, api.SUB.ghe.com, or https://HOST/api/v3. */
-export function defaultGitHubApiUrl(remote: GitRemote): string {
-  const host = new URL(remote.origin).host;
-  if (host === "github.com") return "https://api.github.com";
-  if (host.endsWith(".ghe.com")) return `https://api.${host}`;
-  return `${remote.origin}/api/v3`;
-}
+export { defaultGitHubApiUrl } from "./endpoints.ts";
 
 /** Options for {@linkcode createGitHubNotifier}. */
 export interface GitHubOptions {

@@ -17,6 +17,7 @@
 import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
+import { defaultGitLabApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -55,10 +56,7 @@ export function fromGitLabState(status: string): State {
 /** Description limit we keep to (GitLab documents none; job fields are 255 characters). */
 export const GITLAB_DESCRIPTION_LIMIT = 255;
 
-/** The API base for a remote: `https://HOST/api/v4`. */
-export function defaultGitLabApiUrl(remote: GitRemote): string {
-  return `${remote.origin}${remote.basePath}/api/v4`;
-}
+export { defaultGitLabApiUrl } from "./endpoints.ts";
 
 /** Options for {@linkcode createGitLabNotifier}. */
 export interface GitLabOptions {

@@ -1,0 +1,25 @@
+/**
+ * `deno task start [daemon options]`: runs the daemon from source under exactly the permissions
+ * its options need (`flux-status permissions`), never `-A`. Signals are passed on, and its exit
+ * code is this one's.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { daemonPermissions } from "../cli.ts";
+import { addOptions } from "../src/config.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const args = Deno.args[0] === "daemon" ? Deno.args.slice(1) : Deno.args;
+const options = addOptions(new Command("daemon").exitOverride(), "daemon");
+options.parse(args, { from: "user" });
+const permissions = daemonPermissions(options.opts());
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", ...permissions, CLI, "daemon", ...args],
+  stdin: "inherit",
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
+const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGTERM", "SIGINT"];
+for (const signal of signals) Deno.addSignalListener(signal, () => child.kill(signal));
+Deno.exit((await child.status).code);
