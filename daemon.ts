@@ -105,10 +105,22 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   const timingOut = flux2.run(controller.signal);
   const checking = checkAccessUntilOk();
 
-  /** The self-check, once at start and again every minute until the provider takes the token. */
+  /**
+   * The self-check, once at start and again every minute until the provider takes the token;
+   * it keeps to the provider pause like every other call, and a rate limit it meets pauses them all.
+   */
   async function checkAccessUntilOk(): Promise<void> {
+    await outbox.pause.load().catch(() => {}); // a pause stored before a restart counts too
     while (!controller.signal.aborted && !access?.ok) {
+      const paused = outbox.pause.remainingMs();
+      if (paused > 0) {
+        await sleepUnlessAborted(clock, paused, controller.signal);
+        continue;
+      }
       const found = await checkAccess(notifier, controller.signal);
+      if (!found.ok && found.error?.kind === "rateLimited") {
+        await outbox.pause.pause(found.error, 60_000).catch(() => {});
+      }
       if (controller.signal.aborted) return;
       if (!access?.ok) access = found;
       if (found.ok) {

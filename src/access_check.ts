@@ -15,7 +15,7 @@ export const PROBE_SHA = "0".repeat(40);
 const UNKNOWN_COMMIT = /Commit Not Found|No commit found|TF401175/i;
 
 /** What the check found: the repository is usable with the token, or why not. */
-export type Access = { ok: true } | { ok: false; reason: string };
+export type Access = { ok: true } | { ok: false; reason: string; error?: ProviderError };
 
 /**
  * Reads the statuses of {@linkcode PROBE_SHA} once.
@@ -33,6 +33,7 @@ export async function checkAccess(notifier: Notifier, signal?: AbortSignal): Pro
     ) {
       return { ok: true };
     }
+    if (err instanceof ProviderError) return { ok: false, reason: err.message, error: err };
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
 }
