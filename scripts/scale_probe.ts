@@ -20,6 +20,7 @@ import {
   workloadIds,
 } from "../tests/fakes/fluxd_events.ts";
 import { startFakeGitHub } from "../tests/fakes/github.ts";
+import { procStat, sleep, startServer } from "./_proc.ts";
 
 const cliArg = Deno.args.indexOf("--cli");
 const CLI = cliArg >= 0 ? Deno.args[cliArg + 1]! : new URL("../cli.ts", import.meta.url).pathname;
@@ -32,65 +33,31 @@ interface Daemon {
 
 async function daemon(apiUrl: string, extra: string[] = []): Promise<Daemon> {
   const store = await Deno.makeTempDir({ prefix: "flux-status-probe-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      CLI,
-      "daemon",
-      "--listen",
-      "127.0.0.1:0",
-      "--log-format",
-      "json",
-      "--log-level",
-      "warning",
-      "--git-url",
-      "git@github.com:acme/app.git",
-      "--api-url",
-      apiUrl,
-      "--store",
-      `${store}/kv.sqlite`,
-      "--poll-workloads=false",
-      ...extra,
-    ],
-    env: { GITHUB_TOKEN: "test-token", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // Find the port from /proc (the daemon logs "Listening" only at info level).
-  const port = await listeningPort(child.pid);
-  child.stdout.cancel();
-  child.stderr.cancel();
+  const server = await startServer([
+    "-A",
+    "--quiet",
+    CLI,
+    "daemon",
+    "--listen",
+    "127.0.0.1:0",
+    "--log-level",
+    "warning",
+    "--git-url",
+    "git@github.com:acme/app.git",
+    "--api-url",
+    apiUrl,
+    "--store",
+    `${store}/kv.sqlite`,
+    "--poll-workloads=false",
+    ...extra,
+  ], { GITHUB_TOKEN: "test-token" });
   return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
+    ...server,
     async stop() {
-      child.kill("SIGKILL");
-      await child.status;
+      await server.stop();
       await Deno.remove(store, { recursive: true });
     },
   };
-}
-
-async function listeningPort(pid: number): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const inodes = new Set<string>();
-    try {
-      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
-        const link = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
-        const m = /^socket:\[(\d+)\]$/.exec(link);
-        if (m) inodes.add(m[1]!);
-      }
-    } catch { /* not started yet */ }
-    const tcp = await Deno.readTextFile("/proc/net/tcp");
-    for (const line of tcp.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === "0A" && inodes.has(f[9]!)) return parseInt(f[1]!.split(":")[1]!, 16);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("the daemon did not listen");
 }
 
 const event = (metadata: Record<string, unknown>, serviceIDs: string[] = []) =>
@@ -108,16 +75,6 @@ async function post(url: string, body: string): Promise<{ status: number; ms: nu
   await res.body?.cancel();
   return { status: res.status, ms: Math.round(performance.now() - t) };
 }
-
-function procStat(pid: number): { rssMb: number; cpuS: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rssMb: Math.round(rssKb / 1024), cpuS: ticks / 100 };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(`# scale probe of ${CLI}`);
 
@@ -198,9 +155,9 @@ console.log(`# scale probe of ${CLI}`);
   await sleep(10_000);
   const after = procStat(d.pid);
   console.log(
-    `6. 10,000 undelivered statuses: RSS ${before.rssMb} → ${after.rssMb} MB (+${
-      after.rssMb - before.rssMb
-    } MB), CPU ${
+    `6. 10,000 undelivered statuses: RSS ${Math.round(before.rssMb)} → ${
+      Math.round(after.rssMb)
+    } MB (+${Math.round(after.rssMb - before.rssMb)} MB), CPU ${
       (after.cpuS - queued.cpuS).toFixed(1)
     } s over the next 10 s, ${refused} events refused`,
   );

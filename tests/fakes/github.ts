@@ -49,6 +49,8 @@ export interface FakeGitHubOptions {
   rateLimit?: number;
   /** Seconds until the rate-limit window resets (x-ratelimit-reset). @default 3600 */
   rateLimitResetSeconds?: number;
+  /** Answer each status POST this late, in ms, as a slow GitHub would (benchmarks). @default 0 */
+  answerDelayMs?: number;
 }
 
 /** A running fake GitHub. */
@@ -143,7 +145,15 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         });
       }
       remaining--;
-      if (operation === "repos/create-commit-status") return create(url, repo, m[3]!, body);
+      if (operation === "repos/create-commit-status") {
+        const delay = options.answerDelayMs ?? 0;
+        if (delay > 0) {
+          return new Promise<Response>((resolve) =>
+            setTimeout(() => resolve(create(url, repo, m[3]!, body)), delay)
+          );
+        }
+        return create(url, repo, m[3]!, body);
+      }
       const list = statuses.get(`${repo}@${m[4]}`) ?? [];
       return m[5] === "statuses" ? page(url, list) : combined(m[4]!, list);
     },
