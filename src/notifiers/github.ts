@@ -2,20 +2,21 @@
  * GitHub commit statuses (github.com, GHEC with data residency, GitHub Enterprise Server) through
  * `@octokit/rest`.
  *
- * `@octokit/plugin-throttling` paces requests the way GitHub asks (content-creating POSTs one at a
- * time, a second apart, which keeps a burst of statuses under the secondary rate limit), but its
- * handlers decline to retry: each failure becomes a {@linkcode ProviderError} carrying the wait
- * GitHub asked for (Retry-After, x-ratelimit-reset), and the outbox owns every retry, durably (see
- * src/outbox.ts). `@octokit/plugin-retry` is not used: it would be a second, in-memory retry loop
- * for the 5xx and network errors the outbox already retries.
+ * Status POSTs are paced the way GitHub asks (content-creating requests one at a time, a second
+ * apart, which keeps a burst of statuses under the secondary rate limit; src/notifiers/_pacing.ts
+ * says why not `@octokit/plugin-throttling`). Nothing here retries: each failure becomes a
+ * {@linkcode ProviderError} carrying the wait GitHub asked for (Retry-After, x-ratelimit-reset),
+ * and the outbox owns every retry, durably (see src/outbox.ts). `@octokit/plugin-retry` is not
+ * used: it would be a second, in-memory retry loop for the 5xx and network errors the outbox
+ * already retries.
  *
  * @module
  */
-import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitHubApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
+import { createPacer } from "./_pacing.ts";
 import {
   CANCELED_MARKER,
   checkNotifierOptions,
@@ -42,7 +43,8 @@ export const TO_GITHUB = {
 /** GitHub's limit on a status description, in characters. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
-const ThrottledOctokit = Octokit.plugin(throttling);
+/** GitHub's advice: content-creating requests at least a second apart. */
+const WRITE_SPACING_MS = 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** GitHub's state → ours; `error` is `canceled` only when we wrote it so (our marker, any case). */
@@ -82,15 +84,14 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     options.apiUrl,
     defaultGitHubApiUrl(remote),
   );
-  const octokit = new ThrottledOctokit({
+  const octokit = new Octokit({
     auth: token,
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
     request: { retries: 0 },
-    // Pace, never retry: a declined limit reaches the outbox as a ProviderError with its wait.
-    throttle: { onRateLimit: () => false, onSecondaryRateLimit: () => false },
   });
+  const paced = createPacer(WRITE_SPACING_MS);
   const { owner, repo } = remote;
 
   let remaining: number | undefined;
@@ -122,16 +123,17 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
         GITHUB_DESCRIPTION_LIMIT,
       );
       try {
-        await octokit.rest.repos.createCommitStatus({
-          owner,
-          repo,
-          sha,
-          state: TO_GITHUB[status.state],
-          context: status.name,
-          description,
-          ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-          request: { signal: withTimeout(signal) },
-        });
+        await paced(() =>
+          octokit.rest.repos.createCommitStatus({
+            owner,
+            repo,
+            sha,
+            state: TO_GITHUB[status.state],
+            context: status.name,
+            description,
+            ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+            request: { signal: withTimeout(signal) },
+          }), signal);
       } catch (err) {
         throw fail(err, `set status on ${sha.slice(0, 7)}`);
       }
