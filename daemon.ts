@@ -119,7 +119,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       }
       const found = await checkAccess(notifier, controller.signal);
       if (!found.ok && found.error?.kind === "rateLimited") {
-        await outbox.pause.pause(found.error, 60_000).catch(() => {});
+        await outbox.pause.pause(found.error, found.error.retryAfterMs ?? 60_000).catch(() => {});
       }
       if (controller.signal.aborted) return;
       if (!access?.ok) access = found;

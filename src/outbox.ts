@@ -15,8 +15,10 @@
  *   behind and removed when the loop meets them.
  * - **Retry owner.** This loop owns every retry, of every provider and failure kind; notifiers
  *   only decide the kind ({@linkcode ProviderError}): `transient` backs off exponentially with
- *   jitter (never sooner than a Retry-After), `rateLimited` and `auth` pause every call to the
- *   provider ({@linkcode ProviderPause}), `rejected` is dropped with the reason.
+ *   jitter (never sooner than a Retry-After); `rateLimited`, `auth` and a call that got no answer
+ *   at all (status 0: refused, reset, timed out, DNS) pause every call to the provider
+ *   ({@linkcode ProviderPause}; no answer: with the same growing backoff, so an outage costs one
+ *   probe per round, not one call per queued status); `rejected` is dropped with the reason.
  * - **Bounds.** An entry still undelivered {@linkcode OutboxOptions.maxAgeMs} after it was queued
  *   (7 days by default) is dropped with a logged reason: its commit is long superseded and a
  *   provider that refuses it that long will not take it. Coalescing bounds the rest (two entries
@@ -154,6 +156,8 @@ export class Outbox {
   /** Statuses the provider took whose record the store refused, by `sha/action`. */
   #unrecorded = new Map<string, CommitStatus>();
   #storeFailures = 0;
+  /** Calls in a row that got no answer at all (the provider-wide backoff grows with them). */
+  #unanswered = 0;
   #storeRetryAt = 0;
   #lastSeq = 0;
   #wake: AbortController = new AbortController();
@@ -458,12 +462,14 @@ export class Outbox {
           AbortSignal.any([abortDelivery, pausing]),
         );
       } catch (err) {
-        // Called off by a pause that began meanwhile: the entry keeps its place, no attempt lost.
-        if (pausing.aborted) return;
+        // Called off by a pause that began meanwhile, or by shutdown: the entry keeps its place,
+        // no attempt lost.
+        if (pausing.aborted || abortDelivery.aborted) return;
         await this.#failed(current as Deno.KvEntry<OutboxEntry>, err);
         return;
       }
       this.#unrecorded.set(id, entry.status);
+      this.#unanswered = 0;
       if (this.#pause.current) await this.#pause.lift();
     }
     const record = { expireIn: DELIVERED_TTL_MS };
@@ -504,9 +510,16 @@ export class Outbox {
     const next: OutboxEntry = { ...entry, attempts: entry.attempts + 1, lastError: error };
     let delay: number;
     const op = this.#kv.atomic().check(current);
-    if (kind === "rateLimited" || kind === "auth") {
-      // The provider's limit or our token: the entry keeps its place, every call waits.
-      delay = await this.#pause.pause(err as ProviderError, this.#policy.authRetryMs);
+    const unreachable = err instanceof ProviderError && kind === "transient" && err.status === 0;
+    if (kind === "rateLimited" || kind === "auth" || unreachable) {
+      // The provider's limit, our token, or a provider that does not answer at all: the entry
+      // keeps its place and every call waits (one probe, not one call per queued status).
+      const wait = kind === "rateLimited"
+        ? (err as ProviderError).retryAfterMs ?? this.#policy.authRetryMs
+        : kind === "auth"
+        ? this.#policy.authRetryMs
+        : Math.round(this.retryDelay(err, ++this.#unanswered));
+      delay = await this.#pause.pause(err as ProviderError, wait);
       this.#pausing.abort();
       this.#pausing = new AbortController();
       op.set(current.key, next);

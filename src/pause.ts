@@ -1,7 +1,8 @@
 /**
- * The provider pause: a rate limit or a refused token is the provider's, not one status's. When a
- * call meets one, every call to that provider stops until the reset (rate limit) or for
- * `authRetryMs` (token), durably: the pause is kept in Deno KV, so a daemon restarted inside the
+ * The provider pause: a rate limit, a refused token or a provider that does not answer at all is the
+ * provider's condition, not one status's. When a call meets one, every call to that provider stops
+ * until the reset (rate limit), for `authRetryMs` (token) or for a growing backoff (no answer),
+ * durably: the pause is kept in Deno KV, so a daemon restarted inside the
  * window does not resume calling. When the window ends, one call goes out as a probe; the pause
  * is lifted once a call is answered with anything but another limit or refusal.
  *
@@ -17,8 +18,8 @@ const log = getLogger(["flux-status", "pause"]);
 export interface PauseRecord {
   /** No call before this time (epoch ms). */
   until: number;
-  /** Why: the provider's rate limit, or a refused token. */
-  kind: "rateLimited" | "auth";
+  /** Why: the provider's rate limit, a refused token, or no answer at all. */
+  kind: "rateLimited" | "auth" | "unreachable";
   /** The provider's answer, for logs and readiness. */
   reason: string;
 }
@@ -68,18 +69,21 @@ export class ProviderPause {
   }
 
   /**
-   * Pauses every call after `err` (a `rateLimited` or `auth` failure).
+   * Pauses every call for `waitMs` after `err`: a rate limit, a refused token, or no answer.
    *
    * @param err the failure
-   * @param authWaitMs the wait after a refused token
-   * @returns the wait, in ms
+   * @param waitMs how long
+   * @returns the wait, in ms (longer when a pause already in force ends later)
    */
-  async pause(err: ProviderError, authWaitMs: number): Promise<number> {
-    const wait = err.kind === "rateLimited" ? err.retryAfterMs ?? authWaitMs : authWaitMs;
-    const until = Math.max(this.#clock.now() + wait, this.#record?.until ?? 0);
+  async pause(err: ProviderError, waitMs: number): Promise<number> {
+    const until = Math.max(this.#clock.now() + waitMs, this.#record?.until ?? 0);
     this.#record = {
       until,
-      kind: err.kind === "rateLimited" ? "rateLimited" : "auth",
+      kind: err.kind === "rateLimited"
+        ? "rateLimited"
+        : err.kind === "auth"
+        ? "auth"
+        : "unreachable",
       reason: err.message,
     };
     log.warn("Pausing every call to {provider} for {waitMs} ms: {reason}", {

@@ -146,7 +146,7 @@ for (const provider of PROVIDERS.filter((p) => p.name !== "azure-devops")) {
     );
     assert.equal(await post(first.url, fixture("kustomization-applied.json"), "wrong key"), 401);
     assert.equal(await post(first.url, fixture("kustomization-applied.json")), 200);
-    await first.waitForLine(/Will retry .*could not be reached/);
+    await first.waitForLine(/Pausing every call to .*could not be reached/);
     await first.kill();
     await using second = await startDaemonProcess(
       [...p.args, ...args(dir.path, ["--log-level", "debug"])],

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { ManualClock } from "./fakes/clock.ts";
 import { startFakeGitLab } from "./fakes/gitlab.ts";
 import type { Notifier } from "../src/notifiers/notifier.ts";
+import { parseGitUrl } from "../src/git_url.ts";
+import { createGitLabNotifier } from "../src/notifiers/gitlab.ts";
 import { gitLabNotifier, runOutbox, shaOf, syncChange } from "./_outbox.ts";
 import { tempDir } from "./_cli.ts";
 
@@ -137,4 +139,39 @@ Deno.test("Outbox drops an entry still undelivered after maxAgeMs, with the last
   assert.deepEqual(run.settled.map((s) => s.outcome), ["retry", "retry", "dropped"]);
   assert.match(run.settled[2]!.error!, /undelivered for .*502 Bad Gateway/);
   assert.deepEqual(await run.outbox.pending(), []);
+});
+
+Deno.test("Outbox pauses the provider when it does not answer at all: one probe per backoff round, not one call per status", async () => {
+  await using dir = await tempDir();
+  const clock = new ManualClock();
+  using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  // A port nothing listens on: every call is refused before any answer.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  let calls = 0;
+  const refused = createGitLabNotifier({
+    remote: parseGitUrl("https://gitlab.com/acme/app"),
+    token: "test-token",
+    apiUrl: `http://127.0.0.1:${port}/api/v4`,
+  });
+  const counting: Notifier = {
+    ...refused,
+    provider: refused.provider,
+    setStatus: (...args) => (calls++, refused.setStatus(...args)),
+    getStatus: refused.getStatus,
+    listStatuses: refused.listStatuses,
+  };
+  await using run = runOutbox(kv, clock, counting, { concurrency: 1 });
+  await run.outbox.enqueue(Array.from({ length: 10 }, (_, i) => syncChange(shaOf(i + 1))));
+  await run.settledCount(1);
+  assert.match(run.settled[0]!.error!, /could not be reached/);
+  assert.equal(run.outbox.pause.current?.kind, "unreachable");
+  await clock.whenSleeping();
+  assert.equal(calls, 1, "no call to the other nine while the provider is paused");
+  clock.advance(run.settled[0]!.delayMs!);
+  await run.settledCount(2);
+  await clock.whenSleeping();
+  assert.equal(calls, 2, "one probe per round");
+  assert.ok(run.settled[1]!.delayMs! > run.settled[0]!.delayMs!, "the backoff grows");
 });
