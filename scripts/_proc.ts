@@ -67,3 +67,38 @@ export function procStat(pid: number): { rssMb: number; cpuS: number } {
 
 /** Waits `ms` (benchmarks only: they measure time). */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Options of {@linkcode startDaemonServer}. */
+export interface DaemonServerOptions {
+  /** The entry point (any checkout's cli.ts). */
+  cli: string;
+  /** The fake GitHub's API URL (or an unreachable one). */
+  apiUrl: string;
+  /** The KV store path. */
+  store: string;
+  /** `deno run` permission flags. */
+  permissions: readonly string[];
+  /** More daemon flags. */
+  extra?: string[];
+}
+
+/** Starts `cli.ts daemon` for acme/app on GitHub, on a free loopback port, logging warnings only. */
+export function startDaemonServer(o: DaemonServerOptions): Promise<Server> {
+  return startServer([
+    ...o.permissions,
+    "--quiet",
+    o.cli,
+    "daemon",
+    "--listen",
+    "127.0.0.1:0",
+    "--log-level",
+    "warning",
+    "--git-url",
+    "git@github.com:acme/app.git",
+    "--api-url",
+    o.apiUrl,
+    "--store",
+    o.store,
+    ...(o.extra ?? []),
+  ], { GITHUB_TOKEN: "test-token" });
+}

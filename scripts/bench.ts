@@ -15,7 +15,7 @@ import { PERMISSIONS } from "./compile.ts";
 import { commitList, shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
 import { FakeFluxd } from "../tests/fakes/fluxd.ts";
 import { startFakeGitHub } from "../tests/fakes/github.ts";
-import { procStat, sleep, startServer } from "./_proc.ts";
+import { procStat, sleep, startDaemonServer, startServer } from "./_proc.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const ROUNDS = QUICK ? 1 : 3;
@@ -40,24 +40,8 @@ async function tempStore(): Promise<{ path: string } & AsyncDisposable> {
 }
 
 /** The daemon, from source, under the release binaries' permissions. */
-async function daemon(apiUrl: string, store: string, extra: string[] = []) {
-  return await startServer([
-    ...PERMISSIONS,
-    "--quiet",
-    CLI,
-    "daemon",
-    "--listen",
-    "127.0.0.1:0",
-    "--log-level",
-    "warning",
-    "--git-url",
-    "git@github.com:acme/app.git",
-    "--api-url",
-    apiUrl,
-    "--store",
-    store,
-    ...extra,
-  ], { GITHUB_TOKEN: "test-token" });
+function daemon(apiUrl: string, store: string, extra: string[] = []) {
+  return startDaemonServer({ cli: CLI, apiUrl, store, permissions: PERMISSIONS, extra });
 }
 
 /** A baseline server script, written to a temp file and run with -A. */

@@ -20,7 +20,7 @@ import {
   workloadIds,
 } from "../tests/fakes/fluxd_events.ts";
 import { startFakeGitHub } from "../tests/fakes/github.ts";
-import { procStat, sleep, startServer } from "./_proc.ts";
+import { procStat, sleep, startDaemonServer } from "./_proc.ts";
 
 const cliArg = Deno.args.indexOf("--cli");
 const CLI = cliArg >= 0 ? Deno.args[cliArg + 1]! : new URL("../cli.ts", import.meta.url).pathname;
@@ -33,24 +33,13 @@ interface Daemon {
 
 async function daemon(apiUrl: string, extra: string[] = []): Promise<Daemon> {
   const store = await Deno.makeTempDir({ prefix: "flux-status-probe-" });
-  const server = await startServer([
-    "-A",
-    "--quiet",
-    CLI,
-    "daemon",
-    "--listen",
-    "127.0.0.1:0",
-    "--log-level",
-    "warning",
-    "--git-url",
-    "git@github.com:acme/app.git",
-    "--api-url",
+  const server = await startDaemonServer({
+    cli: CLI,
     apiUrl,
-    "--store",
-    `${store}/kv.sqlite`,
-    "--poll-workloads=false",
-    ...extra,
-  ], { GITHUB_TOKEN: "test-token" });
+    store: `${store}/kv.sqlite`,
+    permissions: ["-A"],
+    extra: ["--poll-workloads=false", ...extra],
+  });
   return {
     ...server,
     async stop() {

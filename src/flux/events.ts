@@ -121,16 +121,11 @@ export type ParsedEvent =
  * @throws {EventError} naming the JSON path of each problem
  */
 export function parseEvent(body: string): ParsedEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (err) {
-    throw new EventError(`Cannot decode event as JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const event = check(FluxEventSchema, json, "");
+  const json = decodeJson(body);
+  const event = checkEvent(FluxEventSchema, json);
   if (event.type !== "sync") return { type: event.type, event };
   const { metadata: raw, listed } = keepUsedCommits(event.metadata ?? {});
-  const metadata = check(SyncMetadataSchema, raw, "metadata");
+  const metadata = checkEvent(SyncMetadataSchema, raw, "metadata");
   const revisions = metadata.commits?.map((c) => c.revision) ?? metadata.revisions ?? [];
   if (revisions.length === 0) {
     throw new EventError("Cannot use a sync event that names no commit", {
@@ -158,7 +153,32 @@ function keepUsedCommits(metadata: unknown): { metadata: unknown; listed: number
   return { metadata: { ...m, commits: cut(m.commits), revisions: cut(m.revisions) }, listed };
 }
 
-function check<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.output<T> {
+/**
+ * Decodes an event body as JSON.
+ *
+ * @throws {EventError} when it is not JSON
+ * @ignore
+ */
+export function decodeJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    throw new EventError(`Cannot decode event as JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Validates `value` against an event schema.
+ *
+ * @param prefix the JSON path of `value` in the body ("" for the body itself)
+ * @throws {EventError} naming the JSON path of each problem
+ * @ignore
+ */
+export function checkEvent<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  prefix = "",
+): z.output<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => ({

@@ -29,7 +29,7 @@
  * @module
  */
 import { z } from "zod";
-import { EventError } from "../flux/events.ts";
+import { checkEvent, decodeJson } from "../flux/events.ts";
 import type { Action, State } from "../notifiers/notifier.ts";
 
 /**
@@ -99,19 +99,7 @@ const VERDICTS: Record<string, Record<string, Verdict>> = {
  * @throws {EventError} naming the JSON path of each problem
  */
 export function parseFlux2Event(body: string): Flux2Event {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (err) {
-    throw new EventError(`Cannot decode event as JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const parsed = Flux2EventSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({
-    path: i.path.map(String).join(".") || "(body)",
-    message: i.message,
-  }));
-  throw new EventError(`Invalid event: ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+  return checkEvent(Flux2EventSchema, decodeJson(body));
 }
 
 /**
