@@ -168,7 +168,7 @@ export function buildProgram(run: (code: number) => void): Command {
     const config = resolveConfig("daemon", sources(flags));
     await configureLogging({
       level: config.logLevel,
-      format: config.logFormat ?? (Deno.stderr.isTerminal() ? "pretty" : "json"),
+      format: config.logFormat,
       secrets: secretValues(config),
     });
     // Loaded only for this command: `status` never loads the daemon.
@@ -186,7 +186,7 @@ export function buildProgram(run: (code: number) => void): Command {
     const config = resolveConfig("status", sources(flags));
     await configureLogging({
       level: config.logLevel,
-      format: config.logFormat ?? (Deno.stderr.isTerminal() ? "pretty" : "json"),
+      format: config.logFormat,
       secrets: secretValues(config),
     });
     run(await readStatus(config));
@@ -221,14 +221,15 @@ export function buildProgram(run: (code: number) => void): Command {
  * @throws {ConfigError} when the options cannot work
  */
 export function daemonPermissions(flags: Record<string, unknown>): string[] {
-  const config = resolveConfig("daemon", sources(flags));
+  const given = sources(flags);
+  const config = resolveConfig("daemon", given);
   const { remote, apiUrl } = notifierOptions(config);
   const provider = apiUrlFor(remote, apiUrl);
   return denoPermissions({
     listen: config.listen,
     urls: [...(provider ? [provider] : []), config.fluxUrl],
     store: config.store,
-    files: secretFiles(sources(flags)),
+    files: secretFiles(given),
   });
 }
 

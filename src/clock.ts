@@ -58,3 +58,32 @@ export async function sleepUnlessAborted(
     throw err;
   }
 }
+
+/**
+ * The sleep of a background loop that other parts can cut short: `wake()` ends the current sleep,
+ * and a wake that comes while the loop is busy is kept, so the next sleep returns at once.
+ */
+export class Alarm {
+  #controller = new AbortController();
+
+  /** Ends the current or next sleep. */
+  wake(): void {
+    this.#controller.abort();
+  }
+
+  /**
+   * Sleeps up to `ms` (not at all when 0 or less, or when a wake is pending), or until `signal`
+   * aborts; never throws.
+   *
+   * @param clock the clock to sleep on
+   * @param ms how long at most
+   * @param signal ends the sleep (the loop's stop)
+   */
+  async sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+    const wake = this.#controller;
+    if (!wake.signal.aborted && ms > 0) {
+      await sleepUnlessAborted(clock, ms, AbortSignal.any([signal, wake.signal]));
+    }
+    if (wake.signal.aborted) this.#controller = new AbortController();
+  }
+}

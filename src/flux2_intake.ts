@@ -18,7 +18,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type Clock, sleepUnlessAborted, systemClock } from "./clock.ts";
+import { Alarm, type Clock, systemClock } from "./clock.ts";
 import { formatDuration } from "./config.ts";
 import type { Flux2Outcome } from "./flux2/events.ts";
 import type { Action, State, StatusChange } from "./notifiers/notifier.ts";
@@ -74,7 +74,7 @@ export interface Flux2IntakeOptions {
 /** Takes Flux v2 outcomes and times out pending statuses no event settled. */
 export class Flux2Intake {
   #o: Required<Flux2IntakeOptions>;
-  #wake = new AbortController();
+  #alarm = new Alarm();
 
   constructor(options: Flux2IntakeOptions) {
     if (!(options.pendingTimeoutMs > 0)) {
@@ -120,7 +120,7 @@ export class Flux2Intake {
         if (seen && seen.sha !== sha) changes.push(...await this.#supersede(op, seen, outcome));
       }
       if (await outbox.commit(op, changes)) {
-        if (changes.some((c) => c.state === "pending")) this.#wake.abort();
+        if (changes.some((c) => c.state === "pending")) this.#alarm.wake();
         return changes.length;
       }
     }
@@ -158,7 +158,6 @@ export class Flux2Intake {
   /** Times out pending statuses until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const wake = this.#wake;
       let next = Infinity;
       try {
         next = await this.#expire();
@@ -168,14 +167,8 @@ export class Flux2Intake {
         });
         next = this.#o.clock.now() + 5_000;
       }
-      if (wake.signal.aborted) {
-        this.#wake = new AbortController();
-        continue;
-      }
       const wait = next === Infinity ? 3_600_000 : next - this.#o.clock.now();
-      if (wait <= 0) continue;
-      await sleepUnlessAborted(this.#o.clock, wait, AbortSignal.any([signal, wake.signal]));
-      if (wake.signal.aborted) this.#wake = new AbortController();
+      await this.#alarm.sleep(this.#o.clock, wait, signal);
     }
   }
 

@@ -17,8 +17,8 @@ import {
 export interface LoggingOptions {
   /** Lowest level written. */
   level: "debug" | "info" | "warning" | "error";
-  /** `pretty` text lines or JSON lines. */
-  format: "pretty" | "json";
+  /** `pretty` text lines or JSON lines. @default json, or pretty when stderr is a terminal */
+  format?: "pretty" | "json" | undefined;
   /** Values masked as `***` wherever they appear in a line. */
   secrets: (string | undefined)[];
   /** Where lines go. @default stderr */
@@ -27,7 +27,8 @@ export interface LoggingOptions {
 
 /** Configures logtape for the process. */
 export async function configureLogging(options: LoggingOptions): Promise<void> {
-  const { level, format, write = writeStderr } = options;
+  const { level, write = writeStderr } = options;
+  const format = options.format ?? (Deno.stderr.isTerminal() ? "pretty" : "json");
   const secrets = options.secrets.filter((s): s is string => !!s && s.length >= 4);
   const formatter = format === "json"
     ? getJsonLinesFormatter()

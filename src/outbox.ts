@@ -30,7 +30,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type Clock, sleepUnlessAborted, systemClock } from "./clock.ts";
+import { Alarm, type Clock, systemClock } from "./clock.ts";
 import {
   type Action,
   type CommitStatus,
@@ -160,7 +160,7 @@ export class Outbox {
   #unanswered = 0;
   #storeRetryAt = 0;
   #lastSeq = 0;
-  #wake: AbortController = new AbortController();
+  #alarm = new Alarm();
 
   constructor(options: OutboxOptions) {
     const { kv, notifier, instance, targetUrl, clock = systemClock, concurrency = 4 } = options;
@@ -282,7 +282,7 @@ export class Outbox {
 
   /** Wakes the delivery loop (it also wakes by itself after every commit and delivery). */
   wake(): void {
-    this.#wake.abort();
+    this.#alarm.wake();
   }
 
   /**
@@ -325,15 +325,8 @@ export class Outbox {
         log.error("Cannot read the outbox: {error}", { error: messageOf(err) });
         nextDue = this.#storeFailed();
       }
-      const wake = this.#wake;
-      if (wake.signal.aborted) {
-        this.#wake = new AbortController();
-        continue;
-      }
       const wait = nextDue === Infinity ? 3_600_000 : nextDue - this.#clock.now();
-      if (wait <= 0) continue;
-      await sleepUnlessAborted(this.#clock, wait, AbortSignal.any([signal, wake.signal]));
-      if (wake.signal.aborted) this.#wake = new AbortController();
+      await this.#alarm.sleep(this.#clock, wait, signal);
     }
     await Promise.allSettled(this.#inFlight.values());
   }

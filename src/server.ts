@@ -64,15 +64,10 @@ const json = (status: number, body: unknown, headers?: HeadersInit) =>
  */
 export function createHandler(options: ServerOptions): (request: Request) => Promise<Response> {
   const { connectToken, maxEventBytes } = options;
-  const expected = connectToken ? digest(`Scope-Probe token=${connectToken}`) : undefined;
-
-  async function authorized(request: Request): Promise<boolean> {
-    if (!expected) return true;
-    const given = await digest(request.headers.get("authorization") ?? "");
-    return timingSafeEqual(await expected, given);
-  }
-
-  const metricsAuth = options.metricsToken ? digest(`Bearer ${options.metricsToken}`) : undefined;
+  const authorized = authorizationCheck(connectToken && `Scope-Probe token=${connectToken}`);
+  const metricsAuthorized = authorizationCheck(
+    options.metricsToken && `Bearer ${options.metricsToken}`,
+  );
 
   return async (request) => {
     const { pathname } = new URL(request.url);
@@ -82,7 +77,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       ? "flux2"
       : undefined;
     const tally = { statuses: 0 };
-    const res = await route(request, pathname, tally);
+    const res = await route(request, pathname, source, tally);
     if (source) {
       const outcome = res.status >= 300 ? "rejected" : tally.statuses > 0 ? "accepted" : "ignored";
       options.onAnswered?.(source, outcome, res.status);
@@ -93,15 +88,14 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
   async function route(
     request: Request,
     pathname: string,
+    source: "fluxd" | "flux2" | undefined,
     tally: { statuses: number },
   ): Promise<Response> {
     try {
+      if (source === "fluxd") return await handleEvent(request, tally);
+      if (source === "flux2") return await handleFlux2(request, tally);
       const daemon = DAEMON_PATH.exec(pathname);
       if (daemon) return await handleDaemon(request, Number(daemon[1]));
-      if (EVENTS_PATH.test(pathname)) return await handleEvent(request, tally);
-      if (FLUX2_PATH.test(pathname) && options.onFlux2Event) {
-        return await handleFlux2(request, tally);
-      }
       if (pathname === "/healthz") {
         const reason = await options.unhealthyReason?.();
         return reason ? json(503, { status: "unhealthy", reason }) : json(200, { status: "ok" });
@@ -132,11 +126,8 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
   }
 
   async function handleMetrics(request: Request): Promise<Response> {
-    if (metricsAuth) {
-      const given = await digest(request.headers.get("authorization") ?? "");
-      if (!timingSafeEqual(await metricsAuth, given)) {
-        return json(401, { error: "/metrics needs Authorization: Bearer <--metrics-token>" });
-      }
+    if (!(await metricsAuthorized(request))) {
+      return json(401, { error: "/metrics needs Authorization: Bearer <--metrics-token>" });
     }
     return new Response(await options.renderMetrics!(), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -248,6 +239,16 @@ async function readBody(
     offset += c.byteLength;
   }
   return all;
+}
+
+/**
+ * A check that a request's Authorization header is `expected`, compared as SHA-256 digests in
+ * constant time; with no `expected`, every request passes.
+ */
+function authorizationCheck(expected: string | undefined): (request: Request) => Promise<boolean> {
+  const want = expected ? digest(expected) : undefined;
+  return async (request) =>
+    !want || timingSafeEqual(await want, await digest(request.headers.get("authorization") ?? ""));
 }
 
 async function digest(text: string): Promise<Uint8Array> {

@@ -33,7 +33,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type Clock, sleepUnlessAborted, systemClock } from "./clock.ts";
+import { Alarm, type Clock, systemClock } from "./clock.ts";
 import { formatDuration } from "./config.ts";
 import type { SyncOutcome } from "./flux/events.ts";
 import { isWorkloadId, judgeWorkload, type WorkloadStatus } from "./flux/rollout.ts";
@@ -119,7 +119,7 @@ interface LoadedWatch {
 /** Follows each synced commit's rollout to a verdict. */
 export class Watcher {
   #o: Required<Omit<WatcherOptions, "onVerdict">> & Pick<WatcherOptions, "onVerdict">;
-  #wake = new AbortController();
+  #alarm = new Alarm();
 
   constructor(options: WatcherOptions) {
     const { pollIntervalMs, pollTimeoutMs } = options;
@@ -245,7 +245,7 @@ export class Watcher {
 
   /** Wakes the loop after a planned watch was committed. */
   wake(): void {
-    this.#wake.abort();
+    this.#alarm.wake();
   }
 
   /** How many watches are active (reads only their headers). */
@@ -263,7 +263,6 @@ export class Watcher {
   /** Checks every active watch each poll interval until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const wake = this.#wake;
       let active = 0;
       try {
         active = await this.#check(signal);
@@ -274,13 +273,11 @@ export class Watcher {
         });
         active = 1;
       }
-      if (wake.signal.aborted) {
-        this.#wake = new AbortController();
-        continue;
-      }
-      const wait = active > 0 ? this.#o.pollIntervalMs : 3_600_000;
-      await sleepUnlessAborted(this.#o.clock, wait, AbortSignal.any([signal, wake.signal]));
-      if (wake.signal.aborted) this.#wake = new AbortController();
+      await this.#alarm.sleep(
+        this.#o.clock,
+        active > 0 ? this.#o.pollIntervalMs : 3_600_000,
+        signal,
+      );
     }
   }
 

@@ -11,6 +11,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
+import { abortable } from "./_abortable.ts";
 
 /** Runs `write` in turn; rejects without running it when `signal` aborts first. */
 export type Pacer = <T>(write: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
@@ -38,12 +39,7 @@ export function createPacer(spacingMs: number, clock: Clock = systemClock): Pace
       return await write();
     });
     queue = run.catch(() => {});
-    if (!signal) return run;
     // The caller is released at once when it gives up; its turn then passes without a write.
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      run.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    });
+    return abortable(run, signal);
   };
 }

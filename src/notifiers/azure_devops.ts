@@ -17,6 +17,7 @@ import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
 import type { GitRemote } from "../git_url.ts";
 import { defaultAzureApiUrl } from "./endpoints.ts";
+import { abortable } from "./_abortable.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -300,13 +301,3 @@ const AZURE_STATE_NAMES = {
   failed: "failed",
   canceled: "notApplicable",
 } as const satisfies Record<State, string>;
-
-/** Settles with `promise`, or rejects when `signal` aborts first (the request is aborted too). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
