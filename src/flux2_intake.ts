@@ -23,7 +23,7 @@ import { formatDuration } from "./config.ts";
 import type { Flux2Outcome } from "./flux2/events.ts";
 import type { Action, State, StatusChange } from "./notifiers/notifier.ts";
 import type { Outbox } from "./outbox.ts";
-import { IntakeError } from "./intake.ts";
+import { commitPlanned } from "./intake.ts";
 
 const log = getLogger(["flux-status", "flux2"]);
 
@@ -89,18 +89,18 @@ export class Flux2Intake {
    * Stores what an event means for its commit; resolves with the number of status changes.
    *
    * @param outcome an outcome with a commit
-   * @throws {IntakeError} when the store kept refusing the commit
+   * @throws {IntakeError} when the commit kept conflicting
    */
   async accept(outcome: Flux2Outcome & { sha: string }): Promise<number> {
     const { kv, outbox, clock, pendingTimeoutMs } = this.#o;
     const { sha, object, at } = outcome;
-    for (let attempt = 1; attempt <= 5; attempt++) {
+    const changes = await commitPlanned(kv, outbox, async (op) => {
       const actions = outcome.states.map((s) => s.action);
       const read = await kv.getMany<(StatusRecord | ObjectRecord)[]>([
         objectKey(object),
         ...actions.map((a) => statusKey(sha, object, a)),
       ]);
-      const op = kv.atomic().check(...read);
+      op.check(...read);
       const changes: StatusChange[] = [];
       const base = { sha, object, isHead: true };
       outcome.states.forEach(({ action, state, description }, i) => {
@@ -119,14 +119,10 @@ export class Flux2Intake {
         op.set(objectKey(object), { sha, at }, { expireIn: RECORD_TTL_MS });
         if (seen && seen.sha !== sha) changes.push(...await this.#supersede(op, seen, outcome));
       }
-      if (await outbox.commit(op, changes)) {
-        if (changes.some((c) => c.state === "pending")) this.#alarm.wake();
-        return changes.length;
-      }
-    }
-    throw new IntakeError(
-      `Cannot store the Flux v2 event of ${object} as its KV commit kept conflicting`,
-    );
+      return changes;
+    }, `the Flux v2 event of ${object}`);
+    if (changes.some((c) => c.state === "pending")) this.#alarm.wake();
+    return changes.length;
   }
 
   /** Cancels what an object's older commit still had pending. */

@@ -7,6 +7,7 @@
  * @module
  */
 import { syncChanges, type SyncOutcome } from "./flux/events.ts";
+import type { StatusChange } from "./notifiers/notifier.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Watcher } from "./watcher.ts";
 
@@ -50,16 +51,36 @@ export type Accept = (outcome: SyncOutcome) => Promise<number>;
  */
 export function createIntake({ kv, outbox, watcher }: IntakeOptions): Accept {
   return async (outcome) => {
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const op = kv.atomic();
-      const changes = [...syncChanges(outcome), ...(await watcher?.plan(outcome, op) ?? [])];
-      if (await outbox.commit(op, changes)) {
-        watcher?.wake();
-        return changes.length;
-      }
-    }
-    throw new IntakeError(
-      `Cannot store the sync of ${outcome.head.slice(0, 7)} as its KV commit kept conflicting`,
+    const changes = await commitPlanned(
+      kv,
+      outbox,
+      async (op) => [...syncChanges(outcome), ...(await watcher?.plan(outcome, op) ?? [])],
+      `the sync of ${outcome.head.slice(0, 7)}`,
     );
+    watcher?.wake();
+    return changes.length;
   };
+}
+
+/**
+ * Plans an event's writes from fresh reads (`plan` adds its writes and checks to `op` and returns
+ * the status changes), commits them with the changes through the outbox, and plans again when a
+ * check lost a write race.
+ *
+ * @param what the event, for the error
+ * @returns the status changes committed
+ * @throws {IntakeError} when the commit kept conflicting
+ */
+export async function commitPlanned(
+  kv: Deno.Kv,
+  outbox: Outbox,
+  plan: (op: Deno.AtomicOperation) => Promise<StatusChange[]>,
+  what: string,
+): Promise<StatusChange[]> {
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const op = kv.atomic();
+    const changes = await plan(op);
+    if (await outbox.commit(op, changes)) return changes;
+  }
+  throw new IntakeError(`Cannot store ${what} as its KV commit kept conflicting`);
 }
