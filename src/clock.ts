@@ -59,6 +59,8 @@ export async function sleepUnlessAborted(
   }
 }
 
+const WOKEN = "woken";
+
 /**
  * The sleep of a background loop that other parts can cut short: `wake()` ends the current sleep,
  * and a wake that comes while the loop is busy is kept, so the next sleep returns at once.
@@ -68,7 +70,8 @@ export class Alarm {
 
   /** Ends the current or next sleep. */
   wake(): void {
-    this.#controller.abort();
+    // A reason of our own: the default one is a DOMException with a stack, built on every wake.
+    if (!this.#controller.signal.aborted) this.#controller.abort(WOKEN);
   }
 
   /**

@@ -7,12 +7,12 @@
  *   of order; intermediate states superseded before delivery are not sent at all.
  * - **Dedupe.** The last delivered status per (commit, action) is kept; a change identical to it
  *   is dropped without a request (fluxd re-sends the same commits after any failed POST).
- * - **Indexed, head first.** Entries ready to go sit in a `ready` index ordered by priority: a
+ * - **Head first, one row per status.** The store holds one row per (commit, action); the order
+ *   of delivery lives in memory ({@linkcode OutboxIndex}, rebuilt from the store on start): a
  *   sync's head commit before the older commits it lists, newer syncs before older ones, final
- *   states before pending ones. Entries waiting out a backoff sit in a `wait` index ordered by due
- *   time and move back to `ready` when due. The loop reads only the front of each index, so its
- *   work per delivery does not grow with the backlog. Index keys of a replaced entry are left
- *   behind and removed when the loop meets them.
+ *   states before pending ones, and entries waiting out a backoff by due time. An event costs one
+ *   KV row per status it sets, and the loop reads only the entry it delivers, so its work per
+ *   delivery does not grow with the backlog.
  * - **Retry owner.** This loop owns every retry, of every provider and failure kind; notifiers
  *   only decide the kind ({@linkcode ProviderError}): `transient` backs off exponentially with
  *   jitter (never sooner than a Retry-After); `rateLimited`, `auth` and a call that got no answer
@@ -43,6 +43,7 @@ import {
   truncate,
 } from "./notifiers/notifier.ts";
 import { ProviderPause } from "./pause.ts";
+import { OutboxIndex, type Queued, type Rank } from "./outbox_index.ts";
 
 const log = getLogger(["flux-status", "outbox"]);
 
@@ -61,9 +62,6 @@ const DEFAULT_POLICY = { baseMs: 1000, maxMs: 300_000, authRetryMs: 60_000 } sat
 /** How long delivered-status records are kept for dedupe. */
 const DELIVERED_TTL_MS = 30 * 24 * 3_600_000;
 
-/** Wait entries moved to `ready` per pass. */
-const PROMOTE_BATCH = 100;
-
 /** One waiting change, as stored. */
 export interface OutboxEntry {
   sha: string;
@@ -73,10 +71,10 @@ export interface OutboxEntry {
   status: CommitStatus;
   attempts: number;
   enqueuedAt: number;
-  /** Priority, lowest first: head-ness, newness, finality. */
-  rank: [number, number, number];
-  /** The index key that points at this entry now (`ready` or `wait`). */
-  slot: Deno.KvKey;
+  /** Priority, lowest first: head-ness, newness, finality (absent in 0.1.0 stores). */
+  rank: Rank;
+  /** Waiting out a backoff until this time (ms). */
+  notBefore?: number;
   lastError?: string;
 }
 
@@ -126,16 +124,24 @@ const subjectOf = (e: { action: Action; object?: string | undefined }): string =
   e.object ? `${e.object}/${e.action}` : e.action;
 const entryKey = (sha: string, subject: string): Deno.KvKey => ["outbox", sha, subject];
 const deliveredKey = (sha: string, subject: string): Deno.KvKey => ["delivered", sha, subject];
-type Indexed = Pick<OutboxEntry, "sha" | "action" | "object">;
-const readyKey = (e: Indexed & Pick<OutboxEntry, "rank">): Deno.KvKey => [
-  "ready",
-  ...e.rank,
-  e.sha,
-  subjectOf(e),
-];
-const waitKey = (at: number, e: Indexed): Deno.KvKey => ["wait", at, e.sha, subjectOf(e)];
-const sameKey = (a: Deno.KvKey, b: Deno.KvKey) =>
-  a.length === b.length && a.every((part, i) => part === b[i]);
+
+/** How the loop orders a stored entry (0.1.0 entries, without a rank, rank as older syncs). */
+function queued(e: OutboxEntry, versionstamp: string): Queued {
+  const subject = subjectOf(e);
+  return {
+    id: `${e.sha}/${subject}`,
+    sha: e.sha,
+    subject,
+    rank: e.rank ?? [
+      1,
+      Number.MAX_SAFE_INTEGER - e.enqueuedAt * 1000,
+      e.status.state === "pending" ? 1 : 0,
+    ],
+    notBefore: e.notBefore ?? 0,
+    enqueuedAt: e.enqueuedAt,
+    versionstamp,
+  };
+}
 
 /** The durable outbox. Call {@linkcode Outbox.run} once to deliver. */
 export class Outbox {
@@ -161,6 +167,7 @@ export class Outbox {
   #storeRetryAt = 0;
   #lastSeq = 0;
   #alarm = new Alarm();
+  #index = new OutboxIndex();
 
   constructor(options: OutboxOptions) {
     const { kv, notifier, instance, targetUrl, clock = systemClock, concurrency = 4 } = options;
@@ -210,13 +217,15 @@ export class Outbox {
    * @returns whether the commit landed (false: a check failed, nothing was written)
    */
   async commit(op: Deno.AtomicOperation, changes: StatusChange[]): Promise<boolean> {
-    this.#stage(op, changes);
-    const { ok } = await op.commit();
-    if (ok && changes.length > 0) this.wake();
-    return ok;
+    const staged = this.#stage(op, changes);
+    const result = await op.commit();
+    if (!result.ok) return false;
+    for (const e of staged) this.#index.put(queued(e, result.versionstamp));
+    if (staged.length > 0) this.wake();
+    return true;
   }
 
-  #stage(op: Deno.AtomicOperation, changes: StatusChange[]): void {
+  #stage(op: Deno.AtomicOperation, changes: StatusChange[]): OutboxEntry[] {
     const latest = new Map<string, StatusChange>();
     for (const c of changes) {
       latest.delete(`${c.sha}/${subjectOf(c)}`);
@@ -225,8 +234,9 @@ export class Outbox {
     const now = this.#clock.now();
     // Newer stages rank first: the sequence grows with time and within one millisecond.
     const seq = this.#lastSeq = Math.max(now * 1000, this.#lastSeq + 1);
+    const staged: OutboxEntry[] = [];
     for (const c of latest.values()) {
-      const rank: OutboxEntry["rank"] = [
+      const rank: Rank = [
         c.isHead ? 0 : 1,
         Number.MAX_SAFE_INTEGER - seq,
         c.state === "pending" ? 1 : 0,
@@ -244,40 +254,32 @@ export class Outbox {
         attempts: 0,
         enqueuedAt: now,
         rank,
-        slot: [],
       };
-      entry.slot = readyKey(entry);
-      op.set(entryKey(c.sha, subjectOf(c)), entry).set(entry.slot, null);
+      op.set(entryKey(c.sha, subjectOf(c)), entry);
+      staged.push(entry);
     }
+    return staged;
   }
 
   /**
-   * Indexes entries stored by flux-status 0.1.0 (no `ready`/`wait` index then), once per store;
-   * call before {@linkcode Outbox.run}.
+   * Removes the `ready` and `wait` index rows an earlier build of this version kept in the store
+   * (the order now lives in memory), once per store; call before {@linkcode Outbox.run}. Entries
+   * of 0.1.0 stores need nothing: they are read as they are.
    *
-   * @returns how many entries were indexed
+   * @returns how many index rows were removed
    */
   async migrate(): Promise<number> {
     const marker = await this.#kv.get<number>(["schema", "outbox"]);
-    if ((marker.value ?? 1) >= 2) return 0;
-    let indexed = 0;
-    for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
-      if (e.value.slot) continue;
-      const rank: OutboxEntry["rank"] = [
-        1,
-        Number.MAX_SAFE_INTEGER - e.value.enqueuedAt * 1000,
-        e.value.status.state === "pending" ? 1 : 0,
-      ];
-      const entry: OutboxEntry = { ...e.value, rank, slot: [] };
-      entry.slot = readyKey(entry);
-      await this.#kv.atomic().check(e).set(e.key, entry).set(entry.slot, null).commit();
-      indexed++;
+    if ((marker.value ?? 1) >= 3) return 0;
+    let removed = 0;
+    for (const prefix of ["ready", "wait"]) {
+      for await (const { key } of this.#kv.list({ prefix: [prefix] })) {
+        await this.#kv.delete(key);
+        removed++;
+      }
     }
-    await this.#kv.atomic().check(marker).set(["schema", "outbox"], 2).commit();
-    if (indexed > 0) {
-      log.info("Indexed {count} queued statuses of an older store", { count: indexed });
-    }
-    return indexed;
+    await this.#kv.atomic().check(marker).set(["schema", "outbox"], 3).commit();
+    return removed;
   }
 
   /** Wakes the delivery loop (it also wakes by itself after every commit and delivery). */
@@ -286,17 +288,13 @@ export class Outbox {
   }
 
   /**
-   * How many entries wait and the age of the oldest, in seconds (for `/metrics`; reads the whole
-   * outbox, so only at scrape time).
+   * How many entries wait and the age of the oldest, in seconds (for `/metrics`; from memory
+   * once the loop has read the store).
    */
-  async stats(): Promise<{ depth: number; oldestAgeSeconds: number }> {
-    let depth = 0, oldest = Infinity;
-    for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
-      depth++;
-      oldest = Math.min(oldest, e.value.enqueuedAt);
-    }
+  stats(): Promise<{ depth: number; oldestAgeSeconds: number }> {
+    const depth = this.#index.size, oldest = this.#index.oldestEnqueuedAt();
     const age = depth === 0 ? 0 : Math.max(0, this.#clock.now() - oldest) / 1000;
-    return { depth, oldestAgeSeconds: age };
+    return Promise.resolve({ depth, oldestAgeSeconds: age });
   }
 
   /** Entries still waiting for delivery. */
@@ -317,6 +315,10 @@ export class Outbox {
       try {
         if (!loaded) {
           await this.#pause.load();
+          // What earlier runs queued; commits landing meanwhile keep their newer versions.
+          for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+            this.#index.put(queued(e.value, e.versionstamp));
+          }
           loaded = true;
         }
         nextDue = await this.#startDue(abortDeliveries);
@@ -332,38 +334,34 @@ export class Outbox {
   }
 
   /** Starts deliveries of the highest-priority ready entries; returns when to look again. */
-  async #startDue(abortDeliveries: AbortSignal): Promise<number> {
+  #startDue(abortDeliveries: AbortSignal): number {
     const now = this.#clock.now();
     if (this.#storeRetryAt > now) return this.#storeRetryAt;
-    const nextWait = await this.#promote(now);
-    if (nextWait === now) return now; // more to promote first
+    // A pause stops every call, so nothing needs looking at until it ends.
     const paused = this.#pause.remainingMs();
-    if (paused > 0) return Math.min(nextWait, now + paused);
+    if (paused > 0) return now + paused;
+    const nextWait = this.#index.promote(now);
     // Once a pause has passed, one call probes the provider before the rest follow.
     const limit = this.#pause.isProbing ? 1 : this.#concurrency;
-    if (this.#inFlight.size >= limit) return nextWait;
-    const candidates = this.#kv.list({ prefix: ["ready"] }, { limit: limit + this.#inFlight.size });
-    for await (const { key } of candidates) {
-      if (this.#inFlight.size >= limit) break;
-      const sha = key.at(-2) as string, subject = key.at(-1) as string;
-      const id = `${sha}/${subject}`;
-      if (this.#inFlight.has(id)) continue;
-      const delivery = this.#deliver(key, sha, subject, abortDeliveries, this.#pausing.signal)
+    const free = limit - this.#inFlight.size;
+    if (free <= 0) return nextWait;
+    for (const item of this.#index.front(free, (id) => this.#inFlight.has(id))) {
+      const delivery = this.#deliver(item, abortDeliveries, this.#pausing.signal)
         .then(() => {
           this.#storeFailures = 0;
         }, (err) => {
           log.error("Delivery of {status} on {sha} failed in the store: {error}", {
             instance: this.#instance,
-            status: `flux-status/${this.#instance}/${subject}`,
-            sha: sha.slice(0, 7),
+            status: `flux-status/${this.#instance}/${item.subject}`,
+            sha: item.sha.slice(0, 7),
             error: messageOf(err),
           });
           this.#storeFailed();
         }).finally(() => {
-          this.#inFlight.delete(id);
+          this.#inFlight.delete(item.id);
           this.wake();
         });
-      this.#inFlight.set(id, delivery);
+      this.#inFlight.set(item.id, delivery);
     }
     return nextWait;
   }
@@ -377,49 +375,15 @@ export class Outbox {
     return this.#storeRetryAt;
   }
 
-  /**
-   * Moves due `wait` entries back to `ready` (one batch); returns when the next one is due, `now`
-   * when a full batch was moved (more may be due).
-   */
-  async #promote(now: number): Promise<number> {
-    let moved = 0;
-    for await (
-      const { key } of this.#kv.list({ prefix: ["wait"], end: ["wait", now + 1] }, {
-        limit: PROMOTE_BATCH,
-      })
-    ) {
-      moved++;
-      const sha = key[2] as string, subject = key[3] as string;
-      const current = await this.#kv.get<OutboxEntry>(entryKey(sha, subject));
-      const op = this.#kv.atomic().delete(key);
-      if (current.value && sameKey(current.value.slot, key)) {
-        const slot = readyKey(current.value);
-        op.check(current).set(current.key, { ...current.value, slot }).set(slot, null);
-      }
-      await op.commit(); // a failed check: the entry changed meanwhile and has its own slot
-    }
-    if (moved === PROMOTE_BATCH) return now;
-    for await (const { key } of this.#kv.list({ prefix: ["wait"] }, { limit: 1 })) {
-      return key[1] as number;
-    }
-    return Infinity;
-  }
-
-  async #deliver(
-    slot: Deno.KvKey,
-    sha: string,
-    subject: string,
-    abortDelivery: AbortSignal,
-    pausing: AbortSignal,
-  ) {
-    const id = `${sha}/${subject}`;
+  async #deliver(item: Queued, abortDelivery: AbortSignal, pausing: AbortSignal) {
+    const { id, sha, subject } = item;
     const [current, delivered] = await this.#kv.getMany<[OutboxEntry, CommitStatus]>([
       entryKey(sha, subject),
       deliveredKey(sha, subject),
     ]);
     const entry = current.value;
-    if (!entry || !sameKey(entry.slot, slot)) {
-      await this.#kv.delete(slot); // left behind by a replaced or finished entry
+    if (!entry) {
+      this.#index.remove(id, item.versionstamp); // gone from the store (by an older build)
       return;
     }
     const { action } = entry;
@@ -433,7 +397,7 @@ export class Outbox {
     const sent = [delivered.value, unrecorded].find((s) => s && sameStatus(s, entry.status));
     if (sent && sent === delivered.value) {
       log.debug("Skipped {status} on {sha}: identical to the last delivered", props);
-      await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
+      await this.#remove(current);
       this.#onSettled({ sha, action, outcome: "skipped" });
       return;
     }
@@ -443,7 +407,7 @@ export class Outbox {
         entry.lastError ?? "none"
       })`;
       log.error("Dropped {status} {state} on {sha}: {error}", { ...props, error });
-      await this.#kv.atomic().check(current).delete(current.key).delete(slot).commit();
+      await this.#remove(current);
       this.#onSettled({ sha, action, outcome: "dropped", error, reason: "expired" });
       return;
     }
@@ -466,13 +430,12 @@ export class Outbox {
       if (this.#pause.current) await this.#pause.lift();
     }
     const record = { expireIn: DELIVERED_TTL_MS };
-    const { ok } = await this.#kv.atomic().check(current).delete(current.key).delete(slot)
-      .set(deliveredKey(sha, subject), entry.status, record).commit();
+    const recorded = await this.#remove(
+      current,
+      (op) => op.set(deliveredKey(sha, subject), entry.status, record),
+    );
     // A newer change arrived meanwhile: keep it queued, but remember what was delivered.
-    if (!ok) {
-      await this.#kv.atomic().delete(slot).set(deliveredKey(sha, subject), entry.status, record)
-        .commit();
-    }
+    if (!recorded) await this.#kv.set(deliveredKey(sha, subject), entry.status, record);
     this.#unrecorded.delete(id);
     log.info("Delivered {status} {state} on {sha}", { ...props, attempts: entry.attempts + 1 });
     this.#onSettled({
@@ -496,13 +459,12 @@ export class Outbox {
     const kind = err instanceof ProviderError ? err.kind : "transient";
     if (kind === "rejected") {
       log.warn("Dropped {status} on {sha} as the provider refused it for good: {error}", props);
-      await this.#kv.atomic().check(current).delete(current.key).delete(entry.slot).commit();
+      await this.#remove(current);
       this.#onSettled({ sha, action, outcome: "dropped", error, reason: "rejected" });
       return;
     }
     const next: OutboxEntry = { ...entry, attempts: entry.attempts + 1, lastError: error };
     let delay: number;
-    const op = this.#kv.atomic().check(current);
     const unreachable = err instanceof ProviderError && kind === "transient" && err.status === 0;
     if (kind === "rateLimited" || kind === "auth" || unreachable) {
       // The provider's limit, our token, or a provider that does not answer at all: the entry
@@ -515,18 +477,35 @@ export class Outbox {
       delay = await this.#pause.pause(err as ProviderError, wait);
       this.#pausing.abort();
       this.#pausing = new AbortController();
-      op.set(current.key, next);
+      delete next.notBefore;
     } else {
       delay = Math.round(this.retryDelay(err, next.attempts));
-      const slot = waitKey(this.#clock.now() + delay, entry);
-      op.set(current.key, { ...next, slot }).delete(entry.slot).set(slot, null);
+      next.notBefore = this.#clock.now() + delay;
       log.warn("Will retry {status} on {sha} in {delayMs} ms: {error}", {
         ...props,
         delayMs: delay,
       });
     }
-    await op.commit();
+    const result = await this.#kv.atomic().check(current).set(current.key, next).commit();
+    if (result.ok) this.#index.put(queued(next, result.versionstamp));
     this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error, kind });
+  }
+
+  /**
+   * Deletes a finished entry (with `also`'s writes) unless a newer change replaced it meanwhile;
+   * returns whether it did.
+   */
+  async #remove(
+    current: Deno.KvEntryMaybe<OutboxEntry>,
+    also: (op: Deno.AtomicOperation) => void = () => {},
+  ): Promise<boolean> {
+    const op = this.#kv.atomic().check(current).delete(current.key);
+    also(op);
+    const result = await op.commit();
+    if (!result.ok) return false;
+    const { sha, action, object } = current.value!;
+    this.#index.remove(`${sha}/${subjectOf({ action, object })}`, result.versionstamp);
+    return true;
   }
 
   /**

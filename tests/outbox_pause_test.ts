@@ -72,7 +72,15 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
   await using gl = await startFakeGitLab();
   const clock = new ManualClock();
   using real = await Deno.openKv(`${dir.path}/kv.sqlite`);
-  let broken = false;
+  let broken = false, refusals = 0;
+  const refused = new Set<() => void>();
+  /** Resolves once the store has refused `n` commits. */
+  const refusedCommits = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => refusals >= n && (refused.delete(check), resolve());
+      refused.add(check);
+      check();
+    });
   // The store refuses every commit while `broken`: as a full disk would.
   const kv = new Proxy(real, {
     get(target, prop) {
@@ -80,7 +88,12 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
         return () => {
           const op = target.atomic();
           const commit = op.commit.bind(op);
-          op.commit = () => broken ? Promise.reject(new Error("disk full")) : commit();
+          op.commit = () => {
+            if (!broken) return commit();
+            refusals++;
+            for (const check of [...refused]) check();
+            return Promise.reject(new Error("disk full"));
+          };
           return op;
         };
       }
@@ -104,11 +117,14 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
   await run.outbox.enqueue([syncChange(shaOf(1))]);
   await tookIt.promise;
   const posts = () => gl.received.filter((r) => r.method === "POST").length;
-  for (let i = 0; i < 6; i++) {
-    await clock.whenSleeping();
-    clock.advance(60_000); // the record is tried again with backoff…
+  for (let i = 1; i <= 6; i++) {
+    await refusedCommits(i);
+    // The loop sleeps out the store's backoff (not a delivery's hour-long idle sleep)…
+    await clock.whenSleeping(clock.now() + 60_000);
+    clock.advance(60_000); // …and tries the record again
   }
-  await clock.whenSleeping();
+  await refusedCommits(7);
+  await clock.whenSleeping(clock.now() + 300_000);
   assert.equal(posts(), 1, "…but the provider is not called again");
   assert.equal(run.settled.length, 0);
   broken = false;

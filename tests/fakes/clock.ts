@@ -51,11 +51,11 @@ export class ManualClock implements Clock {
     });
   }
 
-  /** Resolves once some sleep with a wake-up time after now is waiting. */
-  whenSleeping(): Promise<void> {
+  /** Resolves once some sleep is waiting (with `dueBy`: one that ends by that time). */
+  whenSleeping(dueBy = Infinity): Promise<void> {
     return new Promise((resolve) => {
       const check = () => {
-        if (this.#sleepers.size > 0) {
+        if ([...this.#sleepers].some((s) => s.at <= dueBy)) {
           this.#listeners.delete(check);
           resolve();
         }
