@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics through `prom-client`, in its own registry (no default process metrics, so
+ * Prometheus metrics (src/prometheus.ts), in their own registry (no default process metrics, so
  * nothing about the host leaks and scrapes stay small). Names follow Prometheus conventions
  * (`flux_status_…_total`, `_seconds`, base units); labels are bounded sets (provider, source,
  * outcome, HTTP code, failure kind, drop reason, verdict state), never a sha or a workload name.
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prometheus.ts";
 
 /** Where the scrape-time gauges read from. */
 export interface MetricsSources {
@@ -42,116 +42,130 @@ export class Metrics {
   #verdicts: Counter<"state">;
 
   constructor(sources: MetricsSources) {
-    const registers = [this.registry];
     const provider = this.#provider = sources.provider;
-    this.#events = new Counter({
-      name: "flux_status_events_received_total",
-      help: "Events received, by source (fluxd, flux2), outcome and HTTP status answered",
-      labelNames: ["source", "outcome", "code"],
-      registers,
-    });
-    this.#delivered = new Counter({
-      name: "flux_status_statuses_delivered_total",
-      help: "Statuses the provider accepted",
-      labelNames: ["provider"],
-      registers,
-    });
-    this.#skipped = new Counter({
-      name: "flux_status_statuses_skipped_total",
-      help: "Statuses not sent as identical to the last one delivered",
-      labelNames: ["provider"],
-      registers,
-    });
-    this.#dropped = new Counter({
-      name: "flux_status_statuses_dropped_total",
-      help: "Statuses given up: rejected by the provider, or expired undelivered",
-      labelNames: ["provider", "reason"],
-      registers,
-    });
-    this.#retried = new Counter({
-      name: "flux_status_statuses_retried_total",
-      help: "Delivery attempts to be tried again, by kind of failure",
-      labelNames: ["provider", "kind"],
-      registers,
-    });
-    this.#latency = new Histogram({
-      name: "flux_status_delivery_duration_seconds",
-      help: "From an event's acceptance to the provider's answer that delivered its status",
-      labelNames: ["provider"],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
-      registers,
-    });
-    this.#reconnects = new Counter({
-      name: "flux_status_fluxd_reconnects_total",
-      help: "fluxd WebSocket connections after the first",
-      registers,
-    });
-    this.#rpcErrors = new Counter({
-      name: "flux_status_fluxd_rpc_errors_total",
-      help: "RPC calls to fluxd that failed (Ping, ListServices)",
-      registers,
-    });
-    this.#verdicts = new Counter({
-      name: "flux_status_rollout_verdicts_total",
-      help: "Rollout verdicts, by state",
-      labelNames: ["state"],
-      registers,
-    });
-    new Gauge({
-      name: "flux_status_outbox_depth",
-      help: "Statuses waiting for delivery",
-      labelNames: ["provider"],
-      registers,
-      async collect() {
-        const { depth } = await sources.outbox();
-        this.set({ provider }, depth);
-      },
-    });
-    new Gauge({
-      name: "flux_status_outbox_oldest_age_seconds",
-      help: "Age of the oldest status waiting for delivery (0 when none)",
-      labelNames: ["provider"],
-      registers,
-      async collect() {
-        const { oldestAgeSeconds } = await sources.outbox();
-        this.set({ provider }, oldestAgeSeconds);
-      },
-    });
-    new Gauge({
-      name: "flux_status_provider_paused",
-      help: "1 while every call to the provider is paused (rate limit or refused token)",
-      labelNames: ["provider"],
-      registers,
-      collect() {
-        this.set({ provider }, sources.paused() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: "flux_status_provider_rate_limit_remaining",
-      help: "The rate-limit remaining the provider last reported",
-      labelNames: ["provider"],
-      registers,
-      collect() {
-        const remaining = sources.rateLimitRemaining();
-        if (remaining !== undefined) this.set({ provider }, remaining);
-      },
-    });
-    new Gauge({
-      name: "flux_status_fluxd_connected",
-      help: "1 while fluxd holds a WebSocket open",
-      registers,
-      collect() {
-        this.set(sources.fluxdConnected() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: "flux_status_rollout_watches",
-      help: "Rollouts being watched",
-      registers,
-      async collect() {
-        this.set(await sources.watches());
-      },
-    });
+    const r = <M extends Counter<string> | Gauge<string> | Histogram<string>>(m: M) =>
+      this.registry.register(m);
+    this.#events = r(
+      new Counter({
+        name: "flux_status_events_received_total",
+        help: "Events received, by source (fluxd, flux2), outcome and HTTP status answered",
+        labelNames: ["source", "outcome", "code"],
+      }),
+    );
+    this.#delivered = r(
+      new Counter({
+        name: "flux_status_statuses_delivered_total",
+        help: "Statuses the provider accepted",
+        labelNames: ["provider"],
+      }),
+    );
+    this.#skipped = r(
+      new Counter({
+        name: "flux_status_statuses_skipped_total",
+        help: "Statuses not sent as identical to the last one delivered",
+        labelNames: ["provider"],
+      }),
+    );
+    this.#dropped = r(
+      new Counter({
+        name: "flux_status_statuses_dropped_total",
+        help: "Statuses given up: rejected by the provider, or expired undelivered",
+        labelNames: ["provider", "reason"],
+      }),
+    );
+    this.#retried = r(
+      new Counter({
+        name: "flux_status_statuses_retried_total",
+        help: "Delivery attempts to be tried again, by kind of failure",
+        labelNames: ["provider", "kind"],
+      }),
+    );
+    this.#latency = r(
+      new Histogram({
+        name: "flux_status_delivery_duration_seconds",
+        help: "From an event's acceptance to the provider's answer that delivered its status",
+        labelNames: ["provider"],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      }),
+    );
+    this.#reconnects = r(
+      new Counter({
+        name: "flux_status_fluxd_reconnects_total",
+        help: "fluxd WebSocket connections after the first",
+      }),
+    );
+    this.#rpcErrors = r(
+      new Counter({
+        name: "flux_status_fluxd_rpc_errors_total",
+        help: "RPC calls to fluxd that failed (Ping, ListServices)",
+      }),
+    );
+    this.#verdicts = r(
+      new Counter({
+        name: "flux_status_rollout_verdicts_total",
+        help: "Rollout verdicts, by state",
+        labelNames: ["state"],
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_outbox_depth",
+        help: "Statuses waiting for delivery",
+        labelNames: ["provider"],
+        async collect(set) {
+          set((await sources.outbox()).depth, { provider });
+        },
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_outbox_oldest_age_seconds",
+        help: "Age of the oldest status waiting for delivery (0 when none)",
+        labelNames: ["provider"],
+        async collect(set) {
+          set((await sources.outbox()).oldestAgeSeconds, { provider });
+        },
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_provider_paused",
+        help: "1 while every call to the provider is paused (rate limit or refused token)",
+        labelNames: ["provider"],
+        collect(set) {
+          set(sources.paused() ? 1 : 0, { provider });
+        },
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_provider_rate_limit_remaining",
+        help: "The rate-limit remaining the provider last reported",
+        labelNames: ["provider"],
+        collect(set) {
+          const remaining = sources.rateLimitRemaining();
+          if (remaining !== undefined) set(remaining, { provider });
+        },
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_fluxd_connected",
+        help: "1 while fluxd holds a WebSocket open",
+        collect(set) {
+          set(sources.fluxdConnected() ? 1 : 0);
+        },
+      }),
+    );
+    r(
+      new Gauge({
+        name: "flux_status_rollout_watches",
+        help: "Rollouts being watched",
+        async collect(set) {
+          set(await sources.watches());
+        },
+      }),
+    );
   }
 
   /** Counts an answered event. */
