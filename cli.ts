@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { Command, CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
+import { commandHelp, parseFlags, table, UsageError } from "./src/args.ts";
 import {
-  addOptions,
+  commandFlags,
+  type CommandName,
   ConfigError,
   formatDuration,
   notifierOptions,
@@ -152,66 +153,91 @@ function createProgress(live: boolean) {
   };
 }
 
-/** Builds the program; `run` receives the exit code of the command that ran. */
-export function buildProgram(run: (code: number) => void): Command {
-  const program = new Command("flux-status")
-    .description("Commit statuses for Flux v1 syncs and rollouts")
-    .version(VERSION, "-V, --version")
-    .exitOverride()
-    .configureOutput({ outputError: () => {} });
+/** A command: its help, and what it does with its parsed flags (resolving to the exit code). */
+interface CommandSpec {
+  description: string;
+  /** Whose options it takes; none for `version`. */
+  options?: CommandName;
+  after?: string;
+  run(flags: Record<string, string | boolean>): Promise<number> | number;
+}
 
-  addOptions(
-    program.command("daemon")
-      .description("Run next to fluxd (--connect=ws://localhost:3000) and set commit statuses"),
-    "daemon",
-  ).action(async (flags: Record<string, unknown>) => {
-    const config = resolveConfig("daemon", sources(flags));
-    await configureLogging({
-      level: config.logLevel,
-      format: config.logFormat,
-      secrets: secretValues(config),
-    });
-    // Loaded only for this command: `status` never loads the daemon.
-    const { runDaemon } = await import("./daemon.ts");
-    await runDaemon(config);
-    run(EXIT_CODES.succeeded);
-  });
-
-  addOptions(
-    program.command("status")
-      .description("Print a commit's flux-status status (one JSON object per line), or wait for it")
-      .addHelpText("after", EXIT_HELP),
-    "status",
-  ).action(async (flags: Record<string, unknown>) => {
-    const config = resolveConfig("status", sources(flags));
-    await configureLogging({
-      level: config.logLevel,
-      format: config.logFormat,
-      secrets: secretValues(config),
-    });
-    run(await readStatus(config));
-  });
-
-  addOptions(
-    program.command("permissions")
-      .description(
-        "Print the Deno permission flags the daemon needs with these options (deno run <flags> cli.ts daemon …)",
-      ),
-    "daemon",
-  ).action((flags: Record<string, unknown>) => {
-    console.log(daemonPermissions(flags).join(" "));
-    run(EXIT_CODES.succeeded);
-  });
-
-  program.command("version")
-    .description("Print the version, the git commit it was built from and the Deno version")
-    .action(async () => {
+const COMMANDS: Record<string, CommandSpec> = {
+  daemon: {
+    description: "Run next to fluxd (--connect=ws://localhost:3000) and set commit statuses",
+    options: "daemon",
+    async run(flags) {
+      const config = resolveConfig("daemon", sources(flags));
+      await configureLogging({
+        level: config.logLevel,
+        format: config.logFormat,
+        secrets: secretValues(config),
+      });
+      // Loaded only for this command: `status` never loads the daemon.
+      const { runDaemon } = await import("./daemon.ts");
+      await runDaemon(config);
+      return EXIT_CODES.succeeded;
+    },
+  },
+  status: {
+    description: "Print a commit's flux-status status (one JSON object per line), or wait for it",
+    options: "status",
+    after: EXIT_HELP,
+    async run(flags) {
+      const config = resolveConfig("status", sources(flags));
+      await configureLogging({
+        level: config.logLevel,
+        format: config.logFormat,
+        secrets: secretValues(config),
+      });
+      return await readStatus(config);
+    },
+  },
+  permissions: {
+    description:
+      "Print the Deno permission flags the daemon needs with these options (deno run <flags> cli.ts daemon …)",
+    options: "daemon",
+    run(flags) {
+      console.log(daemonPermissions(flags).join(" "));
+      return EXIT_CODES.succeeded;
+    },
+  },
+  version: {
+    description: "Print the version, the git commit it was built from and the Deno version",
+    async run() {
       console.log(
         `flux-status ${VERSION} (commit ${await sourceCommit()}, deno ${Deno.version.deno})`,
       );
-      run(EXIT_CODES.succeeded);
-    });
-  return program;
+      return EXIT_CODES.succeeded;
+    },
+  },
+};
+
+/** The help of the whole program. */
+function programHelp(): string {
+  const commands = Object.entries(COMMANDS).map((
+    [name, c],
+  ) => [`${name}${c.options ? " [options]" : ""}`, c.description]);
+  commands.push(["help [command]", "display help for command"]);
+  return `Usage: flux-status [options] [command]
+
+Commit statuses for Flux v1 syncs and rollouts
+
+Options:
+${
+    table([["-V, --version", "output the version number"], [
+      "-h, --help",
+      "display help for command",
+    ]])
+  }
+Commands:
+${table(commands)}`;
+}
+
+function helpOf(name: string): string {
+  const c = COMMANDS[name]!;
+  const flags = c.options ? commandFlags(c.options) : [];
+  return commandHelp(`flux-status ${name} [options]`, c.description, flags, c.after);
 }
 
 /**
@@ -251,32 +277,45 @@ async function sourceCommit(): Promise<string> {
 }
 
 function exitCode(err: unknown): number {
-  if (err instanceof CommanderError) {
-    return err.exitCode === 0 ? EXIT_CODES.succeeded : EXIT_CODES.usage;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof NotifierError) {
+    return EXIT_CODES.usage;
   }
-  if (err instanceof ConfigError || err instanceof NotifierError) return EXIT_CODES.usage;
   if (err instanceof ProviderError) return EXIT_CODES.provider;
   return 1;
 }
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let code: number = EXIT_CODES.succeeded;
-  const program = buildProgram((c) => (code = c));
+  const [name, ...rest] = args;
   try {
-    await program.parseAsync(args, { from: "user" });
-    return code;
+    if (name === "-V" || name === "--version") {
+      console.log(VERSION);
+      return EXIT_CODES.succeeded;
+    }
+    if (name === undefined) {
+      console.error(programHelp());
+      return EXIT_CODES.usage;
+    }
+    if (name === "-h" || name === "--help" || name === "help") {
+      const topic = name === "help" ? rest[0] : undefined;
+      if (topic !== undefined && !(topic in COMMANDS)) {
+        throw new UsageError(`unknown command '${topic}'`);
+      }
+      console.log(topic ? helpOf(topic) : programHelp());
+      return EXIT_CODES.succeeded;
+    }
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name]! : undefined;
+    if (!command) throw new UsageError(`unknown command '${name}'`);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(helpOf(name));
+      return EXIT_CODES.succeeded;
+    }
+    const flags = parseFlags(rest, command.options ? commandFlags(command.options) : [], name);
+    return await command.run(flags);
   } catch (err) {
     const exit = exitCode(err);
-    if (exit !== EXIT_CODES.succeeded) {
-      const message = err instanceof CommanderError
-        ? err.message.replace(/^error: /, "")
-        : err instanceof Error
-        ? err.message
-        : String(err);
-      console.error(`error: ${message}`);
-      log.debug("Cause: {cause}", { cause: err instanceof Error ? String(err.cause ?? "") : "" });
-    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    log.debug("Cause: {cause}", { cause: err instanceof Error ? String(err.cause ?? "") : "" });
     return exit;
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { startDaemon } from "../daemon.ts";
-import { DaemonOptions } from "../src/config.ts";
+import { daemonConfig } from "../src/config.ts";
 import { configureLogging } from "../src/logging.ts";
 import { FakeFluxd } from "../tests/fakes/fluxd.ts";
 import { flux2Fixture, postFlux2Event } from "../tests/fakes/notification_controller.ts";
@@ -34,7 +34,7 @@ if (!harness) {
 await configureLogging({ level: "warning", format: "pretty", secrets: [] });
 const store = await Deno.makeTempDir({ prefix: "flux-status-demo-" });
 await using provider = await harness.start(["demo-token"]);
-const daemon = await startDaemon(DaemonOptions.parse({
+const daemon = await startDaemon(daemonConfig({
   ...provider.config,
   instance: "demo",
   [provider.tokenKey]: "demo-token",

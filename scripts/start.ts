@@ -5,15 +5,13 @@
  *
  * @module
  */
-import { Command } from "commander";
 import { daemonPermissions } from "../cli.ts";
-import { addOptions } from "../src/config.ts";
+import { parseFlags } from "../src/args.ts";
+import { commandFlags } from "../src/config.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const args = Deno.args[0] === "daemon" ? Deno.args.slice(1) : Deno.args;
-const options = addOptions(new Command("daemon").exitOverride(), "daemon");
-options.parse(args, { from: "user" });
-const permissions = daemonPermissions(options.opts());
+const permissions = daemonPermissions(parseFlags(args, commandFlags("daemon"), "daemon"));
 const child = new Deno.Command(Deno.execPath(), {
   args: ["run", ...permissions, CLI, "daemon", ...args],
   stdin: "inherit",

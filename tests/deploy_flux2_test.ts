@@ -5,9 +5,9 @@
  * asked of the real handler.
  */
 import assert from "node:assert/strict";
-import { Command } from "commander";
 import { parseAllDocuments } from "yaml";
-import { addOptions, envName, OPTION_META, resolveConfig } from "../src/config.ts";
+import { parseFlags } from "../src/args.ts";
+import { commandFlags, envName, OPTION_META, resolveConfig } from "../src/config.ts";
 import { createHandler } from "../src/server.ts";
 
 // deno-lint-ignore no-explicit-any -- YAML documents are untyped; the assertions check their shape
@@ -67,8 +67,7 @@ Deno.test("deploy/flux2: the Deployment runs with flags, env vars, probes and vo
   const [command, ...args] = container.args as string[];
   assert.equal(command, "daemon");
   for (const e of container.env) assert.ok(KNOWN_ENV.has(e.name), `unknown env var ${e.name}`);
-  const cmd = addOptions(new Command("daemon").exitOverride(), "daemon");
-  cmd.parse(args, { from: "user" });
+  const flags = parseFlags(args, commandFlags("daemon"), "daemon");
   const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [
     e.name,
     e.value,
@@ -84,7 +83,7 @@ Deno.test("deploy/flux2: the Deployment runs with flags, env vars, probes and vo
     }
   }
   const config = resolveConfig("daemon", {
-    flags: cmd.opts(),
+    flags,
     env,
     readTextFile: (path) => {
       assert.ok(path in files, `${path} is not mounted from a Secret`);

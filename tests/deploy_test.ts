@@ -4,9 +4,9 @@
  * is asked of the real handler.
  */
 import assert from "node:assert/strict";
-import { Command } from "commander";
 import { parse } from "yaml";
-import { addOptions, envName, OPTION_META, resolveConfig } from "../src/config.ts";
+import { parseFlags } from "../src/args.ts";
+import { commandFlags, envName, OPTION_META, resolveConfig } from "../src/config.ts";
 import { createHandler } from "../src/server.ts";
 
 interface Container {
@@ -53,13 +53,12 @@ for (const file of ["helm-values.yaml", "fluxd-patch.yaml"]) {
     }
 
     // The real parser takes the flags (unknown ones throw), the real config resolves them.
-    const cmd = addOptions(new Command("daemon").exitOverride(), "daemon");
-    cmd.parse(args, { from: "user" });
+    const flags = parseFlags(args, commandFlags("daemon"), "daemon");
     const env = Object.fromEntries(
       (fluxStatus.env ?? []).map((e) => [e.name, e.value ?? "from-secret"]),
     );
     const config = resolveConfig("daemon", {
-      flags: cmd.opts(),
+      flags,
       env,
       readTextFile: () => "token-from-file",
     });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { startDaemon } from "../daemon.ts";
-import { DaemonOptions } from "../src/config.ts";
+import { daemonConfig } from "../src/config.ts";
 import { fixture, tempDir } from "./_cli.ts";
 import { startFakeGitLab } from "./fakes/gitlab.ts";
 import { flux2Fixture, postFlux2Event } from "./fakes/notification_controller.ts";
@@ -13,7 +13,7 @@ import { flux2Fixture, postFlux2Event } from "./fakes/notification_controller.ts
 async function daemonWith(extra: Record<string, unknown> = {}, projects = ["acme/app"]) {
   const dir = await tempDir();
   const gl = await startFakeGitLab({ projects });
-  const daemon = await startDaemon(DaemonOptions.parse({
+  const daemon = await startDaemon(daemonConfig({
     gitUrl: "https://gitlab.example.com/acme/app.git",
     provider: "gitlab",
     apiUrl: gl.url,
