@@ -1,8 +1,10 @@
 /**
  * Every option of every command: its rule and default (one parser per option, per command) and
- * its help and sources (`OPTION_META`) live here and nowhere else. Plain functions, not a schema
- * library: `status` starts ~30 ms sooner without zod (issue 12). Values come from flags, then `FLUX_STATUS_<OPTION>` env vars,
- * then (for secrets) `--<option>-file` / `FLUX_STATUS_<OPTION>_FILE`.
+ * its help and sources (`OPTION_META`) live here and nowhere else. Values come from flags, then
+ * `FLUX_STATUS_<OPTION>` env vars, then (for secrets) `--<option>-file` /
+ * `FLUX_STATUS_<OPTION>_FILE`.
+ *
+ * Plain functions, not a schema library: `status` starts ~30 ms sooner without one (issue 12).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * fluxd's events (`POST /v6/events`, flux-protocol.md §5): zod schemas, and the status changes
+ * fluxd's events (`POST /v6/events`, flux-protocol.md §5): valibot schemas, and the status changes
  * a sync event stands for.
  *
  * Which commits get a status: fluxd applies the tree at `commits[0]`, the head, and a sync event
@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as v from "valibot";
 import type { State, StatusChange } from "../notifiers/notifier.ts";
 
 /** Most commits of one sync event that get a status (newest first). */
@@ -42,7 +42,10 @@ export class EventError extends Error {
   }
 }
 
-const Sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i, "expected a full commit SHA");
+const Sha = v.pipe(
+  v.string(),
+  v.regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i, "expected a full commit SHA"),
+);
 
 /** A validated fluxd event envelope. */
 export interface FluxEvent {
@@ -69,15 +72,15 @@ export interface FluxEvent {
  *
  * @ignore
  */
-export const FluxEventSchema = z.object({
-  id: z.number().int().optional(),
-  serviceIDs: z.array(z.string()).nullable().optional(),
-  type: z.string().min(1, "must not be empty"),
-  startedAt: z.string().optional(),
-  endedAt: z.string().optional(),
-  logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
-  message: z.string().optional(),
-  metadata: z.unknown().optional(),
+export const FluxEventSchema = v.object({
+  id: v.optional(v.pipe(v.number(), v.integer())),
+  serviceIDs: v.nullish(v.array(v.string())),
+  type: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+  startedAt: v.optional(v.string()),
+  endedAt: v.optional(v.string()),
+  logLevel: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+  message: v.optional(v.string()),
+  metadata: v.optional(v.unknown()),
 });
 
 /**
@@ -85,14 +88,14 @@ export const FluxEventSchema = z.object({
  *
  * @ignore
  */
-export const SyncMetadataSchema = z.object({
-  commits: z.array(z.object({ revision: Sha, message: z.string().optional() })).nullable()
-    .optional(),
-  revisions: z.array(Sha).nullable().optional(),
-  includes: z.record(z.string(), z.boolean()).nullable().optional(),
-  errors: z.array(z.object({ ID: z.string(), Path: z.string().optional(), Error: z.string() }))
-    .nullable().optional(),
-  initialSync: z.boolean().optional(),
+export const SyncMetadataSchema = v.object({
+  commits: v.nullish(v.array(v.object({ revision: Sha, message: v.optional(v.string()) }))),
+  revisions: v.nullish(v.array(Sha)),
+  includes: v.nullish(v.record(v.string(), v.boolean())),
+  errors: v.nullish(
+    v.array(v.object({ ID: v.string(), Path: v.optional(v.string()), Error: v.string() })),
+  ),
+  initialSync: v.optional(v.boolean()),
 });
 
 /** What one sync event means for the commits it names. */
@@ -174,15 +177,21 @@ export function decodeJson(body: string): unknown {
  * @throws {EventError} naming the JSON path of each problem
  * @ignore
  */
-export function checkEvent<T extends z.ZodType>(
+export function checkEvent<T extends v.GenericSchema>(
   schema: T,
   value: unknown,
   prefix = "",
-): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({
-    path: [prefix, ...i.path.map(String)].filter((p) => p !== "").join(".") || "(body)",
+): v.InferOutput<T> {
+  const where = prefix || "(body)";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const issues = [{ path: where, message: "expected a JSON object" }];
+    throw new EventError(`Invalid event: ${where}: expected a JSON object`, { issues });
+  }
+  const parsed = v.safeParse(schema, value);
+  if (parsed.success) return parsed.output;
+  const issues = parsed.issues.map((i) => ({
+    path: [prefix, ...(i.path ?? []).map((p) => String(p.key))].filter((p) => p !== "").join(".") ||
+      "(body)",
     message: i.message,
   }));
   const first = issues[0]!;
@@ -194,7 +203,7 @@ const IDS_IN_DESCRIPTION = 10;
 
 function syncOutcome(
   event: FluxEvent,
-  metadata: z.output<typeof SyncMetadataSchema>,
+  metadata: v.InferOutput<typeof SyncMetadataSchema>,
   revisions: string[],
   listed = revisions.length,
 ): SyncOutcome {

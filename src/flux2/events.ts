@@ -1,5 +1,5 @@
 /**
- * Flux v2 notification-controller events (flux2-events.md): the zod schema of what nc POSTs to a
+ * Flux v2 notification-controller events (flux2-events.md): the valibot schema of what nc POSTs to a
  * `generic` / `generic-hmac` Provider, the commit an event is about, and what its (controller,
  * reason, severity) means for the object's `sync` (applied?) and `workload` (healthy?) statuses.
  *
@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as v from "valibot";
 import { checkEvent, decodeJson } from "../flux/events.ts";
 import { objectId } from "./object_id.ts";
 import type { Action, State } from "../notifiers/notifier.ts";
@@ -38,24 +38,27 @@ import type { Action, State } from "../notifiers/notifier.ts";
  *
  * @ignore
  */
-export const Flux2EventSchema = z.object({
-  involvedObject: z.object({
-    kind: z.string().regex(/^[A-Za-z0-9]+$/, "expected a Kubernetes kind"),
-    namespace: z.string().regex(/^[a-z0-9.-]*$/, "expected a namespace").default(""),
-    name: z.string().regex(/^[a-z0-9.-]+$/, "expected a Kubernetes name"),
-    uid: z.string().optional(),
+export const Flux2EventSchema = v.object({
+  involvedObject: v.object({
+    kind: v.pipe(v.string(), v.regex(/^[A-Za-z0-9]+$/, "expected a Kubernetes kind")),
+    namespace: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9.-]*$/, "expected a namespace")), ""),
+    name: v.pipe(v.string(), v.regex(/^[a-z0-9.-]+$/, "expected a Kubernetes name")),
+    uid: v.optional(v.string()),
   }),
-  severity: z.enum(["info", "error", "trace"]),
-  timestamp: z.string().refine((t) => !Number.isNaN(Date.parse(t)), "expected an RFC 3339 time"),
-  message: z.string().default(""),
-  reason: z.string().default(""),
-  metadata: z.record(z.string(), z.string()).optional(),
-  reportingController: z.string().optional(),
-  reportingInstance: z.string().optional(),
+  severity: v.picklist(["info", "error", "trace"]),
+  timestamp: v.pipe(
+    v.string(),
+    v.check((t) => !Number.isNaN(Date.parse(t)), "expected an RFC 3339 time"),
+  ),
+  message: v.optional(v.string(), ""),
+  reason: v.optional(v.string(), ""),
+  metadata: v.optional(v.record(v.string(), v.string())),
+  reportingController: v.optional(v.string()),
+  reportingInstance: v.optional(v.string()),
 });
 
 /** A validated event. */
-export type Flux2Event = z.output<typeof Flux2EventSchema>;
+export type Flux2Event = v.InferOutput<typeof Flux2EventSchema>;
 
 /** What one event means for one object's statuses on one commit. */
 export interface Flux2Outcome {

@@ -1,6 +1,7 @@
 /**
  * GitHub commit statuses (github.com, GHEC with data residency, GitHub Enterprise Server) through
- * `@octokit/rest`.
+ * `@octokit/core` and `@octokit/plugin-paginate-rest` (`@octokit/rest` adds every endpoint's
+ * method: 3.4 MB of RSS and ~15 ms of start-up for the two routes used here).
  *
  * Status POSTs are paced the way GitHub asks (content-creating requests one at a time, a second
  * apart, which keeps a burst of statuses under the secondary rate limit; src/notifiers/_pacing.ts
@@ -12,7 +13,8 @@
  *
  * @module
  */
-import { Octokit } from "@octokit/rest";
+import { Octokit as OctokitCore } from "@octokit/core";
+import { paginateRest } from "@octokit/plugin-paginate-rest";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitHubApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
@@ -84,7 +86,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     options.apiUrl,
     defaultGitHubApiUrl(remote),
   );
-  const octokit = new Octokit({
+  const octokit = new (OctokitCore.plugin(paginateRest))({
     auth: token,
     baseUrl,
     userAgent: "flux-status",
@@ -107,6 +109,22 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     throw error;
   });
 
+  /** Every status of a commit, newest first, 100 a page. */
+  function statusPages(sha: string, signal?: AbortSignal) {
+    // A variable, not a literal: the plugin's route types leave out `request`.
+    const parameters = {
+      owner,
+      repo,
+      ref: sha,
+      per_page: 100,
+      request: { signal: withTimeout(signal) },
+    };
+    return octokit.paginate.iterator(
+      "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
+      parameters,
+    );
+  }
+
   function fail(err: unknown, doing: string): ProviderError {
     return toProviderError(err, doing, now());
   }
@@ -124,7 +142,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       );
       try {
         await paced(() =>
-          octokit.rest.repos.createCommitStatus({
+          octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
             owner,
             repo,
             sha,
@@ -141,13 +159,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     async listStatuses(sha, prefix, signal): Promise<ReadStatus[]> {
       const newest = new Map<string, ReadStatus>();
       try {
-        const pages = octokit.paginate.iterator(octokit.rest.repos.listCommitStatusesForRef, {
-          owner,
-          repo,
-          ref: sha,
-          per_page: 100,
-          request: { signal: withTimeout(signal) },
-        });
+        const pages = statusPages(sha, signal);
         for await (const page of pages) {
           for (const s of page.data) {
             const key = s.context.toLowerCase();
@@ -163,13 +175,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     },
     async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
       try {
-        const pages = octokit.paginate.iterator(octokit.rest.repos.listCommitStatusesForRef, {
-          owner,
-          repo,
-          ref: sha,
-          per_page: 100,
-          request: { signal: withTimeout(signal) },
-        });
+        const pages = statusPages(sha, signal);
         for await (const page of pages) {
           const found = page.data.find((s) => s.context.toLowerCase() === name.toLowerCase());
           if (found) return toReadStatus(found, name);
