@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { commandHelp, parseFlags, table, UsageError } from "./src/args.ts";
 import {
   commandFlags,
@@ -19,7 +18,6 @@ import {
   type StatusConfig,
 } from "./src/config.ts";
 import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
-import { configureLogging } from "./src/logging.ts";
 import { apiUrlFor } from "./src/notifiers/endpoints.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import { denoPermissions } from "./src/permissions.ts";
@@ -32,7 +30,25 @@ import {
 } from "./src/notifiers/notifier.ts";
 import { COMMIT, VERSION } from "./src/version.ts";
 
-const log = getLogger(["flux-status", "cli"]);
+/**
+ * Sets up logging; loaded on demand, as the logging library costs `status` ~30 ms of start-up
+ * (its Node flavour initialises Deno's Node compatibility layer) and `status` logs only at debug.
+ */
+async function startLogging(config: Pick<StatusConfig, "logLevel" | "logFormat">) {
+  const { configureLogging } = await import("./src/logging.ts");
+  await configureLogging({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: secretValues(config),
+  });
+  const { getLogger } = await import("@logtape/logtape");
+  const log = getLogger(["flux-status", "cli"]);
+  debugCause = (err) =>
+    log.debug("Cause: {cause}", { cause: err instanceof Error ? String(err.cause ?? "") : "" });
+}
+
+/** Logs an error's cause at debug, once logging is set up. */
+let debugCause: (err: unknown) => void = () => {};
 
 const EXIT_HELP = `
 Exit codes of status:
@@ -168,11 +184,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: "daemon",
     async run(flags) {
       const config = resolveConfig("daemon", sources(flags));
-      await configureLogging({
-        level: config.logLevel,
-        format: config.logFormat,
-        secrets: secretValues(config),
-      });
+      await startLogging(config);
       // Loaded only for this command: `status` never loads the daemon.
       const { runDaemon } = await import("./daemon.ts");
       await runDaemon(config);
@@ -185,11 +197,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     after: EXIT_HELP,
     async run(flags) {
       const config = resolveConfig("status", sources(flags));
-      await configureLogging({
-        level: config.logLevel,
-        format: config.logFormat,
-        secrets: secretValues(config),
-      });
+      if (config.logLevel === "debug") await startLogging(config);
       return await readStatus(config);
     },
   },
@@ -315,7 +323,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     const exit = exitCode(err);
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-    log.debug("Cause: {cause}", { cause: err instanceof Error ? String(err.cause ?? "") : "" });
+    debugCause(err);
     return exit;
   }
 }

@@ -91,6 +91,17 @@ Deno.test("status exits 1 with a one-line reason when there is no such status", 
   assert.match(out.stderr, /^error: no status flux-status\/prod\/workload on 2f0ab35/);
 });
 
+Deno.test("status --log-level debug loads logging and still exits 4 with one error line", async () => {
+  await using gh = await seeded();
+  const out = await runCli([...base(gh.url), "--log-level", "debug"], {
+    GITHUB_TOKEN: "wrong-token",
+  });
+  assert.equal(out.code, 4, out.stderr);
+  assert.match(out.stderr, /^error: Cannot read statuses of 2f0ab35 as GitHub answered 401/m);
+  assert.match(out.stderr, /Cause: /, "the debug line of the cause");
+  assert.ok(!out.stderr.includes("wrong-token"));
+});
+
 Deno.test("status exits 4 when the provider refuses the token", async () => {
   await using gh = await seeded();
   const out = await runCli(base(gh.url), { GITHUB_TOKEN: "wrong-token" });
