@@ -221,7 +221,9 @@ export class Outbox {
     const result = await op.commit();
     if (!result.ok) return false;
     for (const e of staged) this.#index.put(queued(e, result.versionstamp));
-    if (staged.length > 0) this.wake();
+    // While the provider is paused nothing can go out: the delivery that began the pause woke
+    // the loop, which sleeps until the pause ends.
+    if (staged.length > 0 && this.#pause.remainingMs() === 0) this.wake();
     return true;
   }
 

@@ -19,7 +19,14 @@ Deno.test("Outbox pauses every call on a rate limit, stays paused across a resta
     await run.outbox.enqueue(Array.from({ length: 25 }, (_, i) => syncChange(shaOf(i + 1))));
     await run.settledCount(1);
     assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 30_000]]);
-    await clock.whenSleeping();
+    await clock.whenSleeping(clock.now() + 30_000); // until the pause ends
+    const wakes = clock.interrupted;
+    await run.outbox.enqueue([syncChange(shaOf(99))]);
+    assert.equal(
+      clock.interrupted,
+      wakes,
+      "a status queued during the pause does not wake the loop",
+    );
     clock.advance(29_000);
     await clock.whenSleeping();
     assert.equal(posts(), 1, "no call to the provider while it is paused");
@@ -36,8 +43,8 @@ Deno.test("Outbox pauses every call on a rate limit, stays paused across a resta
   await clock.whenSleeping();
   assert.equal(posts(), 2, "one probe when the window ended");
   clock.advance(60_000);
-  await run.settledCount(26);
-  assert.equal(posts(), 27);
+  await run.settledCount(27);
+  assert.equal(posts(), 28);
   assert.ok(run.settled.slice(1).every((s) => s.outcome === "delivered"));
   assert.deepEqual(await run.outbox.pending(), []);
   assert.equal(run.outbox.pause.current, undefined);

@@ -25,6 +25,9 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
+  /** How many sleeps were cut short by their signal, ever (each wake of a background loop). */
+  interrupted = 0;
+
   /** How many sleeps are waiting. */
   get sleeping(): number {
     return this.#sleepers.size;
@@ -42,6 +45,7 @@ export class ManualClock implements Clock {
         },
       };
       const onAbort = () => {
+        this.interrupted++;
         this.#sleepers.delete(sleeper);
         reject(signal?.reason);
       };
