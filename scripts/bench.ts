@@ -412,4 +412,8 @@ row's method.
 ${table}
 `;
 console.log(table);
-if (!QUICK) await Deno.writeTextFile(new URL("../BENCHMARKS.md", import.meta.url), report);
+if (!QUICK) {
+  const path = new URL("../BENCHMARKS.md", import.meta.url).pathname;
+  await Deno.writeTextFile(path, report);
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
+}
