@@ -154,6 +154,9 @@ const shared = {
   githubToken: secret(),
   gitlabToken: secret(),
   azdoPat: secret(),
+  bitbucketToken: secret(),
+  bitbucketUsername: optional(required),
+  giteaToken: secret(),
   logLevel: withDefault("info", oneOf(["debug", "info", "warning", "error"] as const)),
   logFormat: optional(oneOf(["pretty", "json"] as const)),
 };
@@ -239,6 +242,24 @@ export const OPTION_META: Record<string, OptionMeta> = {
     value: "<token>",
     secret: true,
     env: ["AZDO_PAT"],
+  },
+  bitbucketToken: {
+    help:
+      "Bitbucket token: Cloud API token (with --bitbucket-username) or access token; Data Center HTTP access token",
+    value: "<token>",
+    secret: true,
+    env: ["BITBUCKET_TOKEN"],
+  },
+  bitbucketUsername: {
+    help: "Bitbucket Cloud: the Atlassian account email of an API token (Basic auth)",
+    value: "<email>",
+    env: ["BITBUCKET_USERNAME"],
+  },
+  giteaToken: {
+    help: "Gitea/Forgejo access token with write:repository",
+    value: "<token>",
+    secret: true,
+    env: ["GITEA_TOKEN"],
   },
   logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
   logFormat: {
@@ -483,10 +504,16 @@ export function redactConfig<T extends Record<string, unknown>>(config: T): T {
 }
 
 /** Which option holds each provider's token. */
-const TOKEN_OPTION: Partial<Record<ProviderName, "githubToken" | "gitlabToken" | "azdoPat">> = {
+const TOKEN_OPTION: Record<
+  ProviderName,
+  "githubToken" | "gitlabToken" | "azdoPat" | "bitbucketToken" | "giteaToken"
+> = {
   github: "githubToken",
   gitlab: "gitlabToken",
   "azure-devops": "azdoPat",
+  bitbucket: "bitbucketToken",
+  "bitbucket-server": "bitbucketToken",
+  gitea: "giteaToken",
 };
 
 /**
@@ -498,7 +525,15 @@ const TOKEN_OPTION: Partial<Record<ProviderName, "githubToken" | "gitlabToken" |
 export function notifierOptions(
   config: Pick<
     DaemonConfig,
-    "gitUrl" | "provider" | "apiUrl" | "githubToken" | "gitlabToken" | "azdoPat"
+    | "gitUrl"
+    | "provider"
+    | "apiUrl"
+    | "githubToken"
+    | "gitlabToken"
+    | "azdoPat"
+    | "bitbucketToken"
+    | "bitbucketUsername"
+    | "giteaToken"
   >,
 ): CreateNotifierOptions {
   let remote;
@@ -511,15 +546,21 @@ export function notifierOptions(
     throw err;
   }
   const key = TOKEN_OPTION[remote.provider];
-  // A provider without a token option has no notifier yet: createNotifier says so.
-  const token = key ? config[key] : "";
-  if (key && !token) {
+  const token = config[key];
+  if (!token) {
     const flag = flagName(key);
     throw new ConfigError(
       `--${flag} is required for ${remote.provider}: pass --${flag}, --${flag}-file or set its env var`,
     );
   }
-  return { remote, token: token ?? "", ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}) };
+  return {
+    remote,
+    token,
+    ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+    ...(remote.provider === "bitbucket" && config.bitbucketUsername
+      ? { username: config.bitbucketUsername }
+      : {}),
+  };
 }
 
 /** Whether a `--listen` host is a loopback address. */

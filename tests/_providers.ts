@@ -6,6 +6,9 @@
  */
 import type { State } from "../src/notifiers/notifier.ts";
 import { startFakeAzureDevOps } from "./fakes/azure_devops.ts";
+import { startFakeBitbucket } from "./fakes/bitbucket.ts";
+import { startFakeBitbucketServer } from "./fakes/bitbucket_server.ts";
+import { startFakeGitea } from "./fakes/gitea.ts";
 import { startFakeGitHub } from "./fakes/github.ts";
 import { startFakeGitLab } from "./fakes/gitlab.ts";
 import type { FakeServer } from "./fakes/_server.ts";
@@ -16,9 +19,9 @@ export interface FakeProvider extends FakeServer {
   /** Daemon/CLI flags: git URL, API URL (no token). */
   args: string[];
   /** The same as config values. */
-  config: { gitUrl: string; apiUrl: string; provider?: string };
+  config: { gitUrl: string; apiUrl: string; provider?: string; bitbucketUsername?: string };
   /** The config key of this provider's token. */
-  tokenKey: "githubToken" | "gitlabToken" | "azdoPat";
+  tokenKey: "githubToken" | "gitlabToken" | "azdoPat" | "bitbucketToken" | "giteaToken";
   /** Env vars carrying `token` for this provider. */
   tokenEnv(token: string): Record<string, string>;
   /** Tokens the fake accepts (mutable). */
@@ -30,7 +33,7 @@ export interface FakeProvider extends FakeServer {
 
 /** How to start one provider's fake. */
 export interface ProviderHarness {
-  name: "github" | "gitlab" | "azure-devops";
+  name: "github" | "gitlab" | "azure-devops" | "bitbucket" | "bitbucket-server" | "gitea";
   start(tokens?: string[]): Promise<FakeProvider>;
 }
 
@@ -84,6 +87,70 @@ export const PROVIDERS: ProviderHarness[] = [
         tokenKey: "azdoPat",
         args: ["--git-url", config.gitUrl, "--api-url", fake.url],
         tokenEnv: (token) => ({ FLUX_STATUS_AZDO_PAT: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+  {
+    name: "bitbucket",
+    async start(tokens = ["test-token"]) {
+      const email = "flux@example.com";
+      const fake = await startFakeBitbucket({ tokens, email, repos: ["acme/app"] });
+      const config = {
+        gitUrl: "git@bitbucket.org:acme/app.git",
+        apiUrl: fake.url,
+        bitbucketUsername: email,
+      };
+      return {
+        ...fake,
+        config,
+        tokenKey: "bitbucketToken",
+        args: [
+          "--git-url",
+          config.gitUrl,
+          "--api-url",
+          fake.url,
+          "--bitbucket-username",
+          email,
+        ],
+        tokenEnv: (token) => ({ BITBUCKET_TOKEN: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+  {
+    name: "bitbucket-server",
+    async start(tokens = ["test-token"]) {
+      const fake = await startFakeBitbucketServer({ tokens, repos: ["ACME/app"] });
+      const config = {
+        gitUrl: "ssh://git@bitbucket.corp.example:7999/acme/app.git",
+        apiUrl: fake.url,
+      };
+      return {
+        ...fake,
+        config,
+        tokenKey: "bitbucketToken",
+        args: ["--git-url", config.gitUrl, "--api-url", fake.url],
+        tokenEnv: (token) => ({ FLUX_STATUS_BITBUCKET_TOKEN: token }),
+        statuses: fake.commitStatuses,
+      };
+    },
+  },
+  {
+    name: "gitea",
+    async start(tokens = ["test-token"]) {
+      const fake = await startFakeGitea({ tokens, repos: ["acme/app"] });
+      const config = {
+        gitUrl: "https://git.example.org/forge/acme/app.git",
+        provider: "gitea",
+        apiUrl: fake.url,
+      };
+      return {
+        ...fake,
+        config,
+        tokenKey: "giteaToken",
+        args: ["--git-url", config.gitUrl, "--provider", "gitea", "--api-url", fake.url],
+        tokenEnv: (token) => ({ GITEA_TOKEN: token }),
         statuses: fake.commitStatuses,
       };
     },

@@ -159,7 +159,7 @@ Deno.test("a bad flag or missing token is a one-line error naming the flag, exit
     ],
     [
       ["daemon", "--git-url", "https://bitbucket.org/ws/app.git"],
-      /^error: Cannot set statuses on bitbucket as it is not supported yet/,
+      /^error: --bitbucket-token is required for bitbucket/,
     ],
     [
       ["daemon", "--git-url", "https://github.com/a/b", "--github-token", "x", "--listen", ":3000"],

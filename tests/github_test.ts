@@ -54,9 +54,9 @@ Deno.test("createNotifier() refuses an empty token, a bad API URL and an unsuppo
       /^Cannot set statuses on GitLab as its API URL must be http\(s\): current value is 'ftp:\/\/x\/api\/v4'/,
     ],
     [
-      "not supported yet",
-      { remote: parseGitUrl("https://gitea.example.com/acme/app", "gitea"), token: "t" },
-      /^Cannot set statuses on gitea as it is not supported yet/,
+      "empty Gitea token",
+      { remote: parseGitUrl("https://gitea.example.com/acme/app", "gitea"), token: "" },
+      /^Cannot set statuses on Gitea without a token/,
     ],
   ];
   for (const [name, options, message] of cases) {

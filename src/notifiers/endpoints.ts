@@ -32,10 +32,28 @@ export function defaultAzureApiUrl(remote: GitRemote): string {
   return `${remote.origin}${remote.basePath}/${encodeURIComponent(remote.owner)}`;
 }
 
+/** The API base for a remote: `https://HOST[/sub-path]/api/v1` (Gitea, Forgejo). */
+export function defaultGiteaApiUrl(remote: GitRemote): string {
+  return `${remote.origin}${remote.basePath}/api/v1`;
+}
+
+/** The REST base for a remote: `https://HOST[/context-path]/rest` (Bitbucket Data Center). */
+export function defaultBitbucketServerApiUrl(remote: GitRemote): string {
+  return `${remote.origin}${remote.basePath}/rest`;
+}
+
+/** Bitbucket Cloud's API: `https://api.bitbucket.org/2.0`. */
+export function defaultBitbucketApiUrl(_remote: GitRemote): string {
+  return "https://api.bitbucket.org/2.0";
+}
+
 const DEFAULTS: Partial<Record<ProviderName, (remote: GitRemote) => string>> = {
   github: defaultGitHubApiUrl,
   gitlab: defaultGitLabApiUrl,
   "azure-devops": defaultAzureApiUrl,
+  gitea: defaultGiteaApiUrl,
+  "bitbucket-server": defaultBitbucketServerApiUrl,
+  bitbucket: defaultBitbucketApiUrl,
 };
 
 /**

@@ -16,6 +16,8 @@ export interface CreateNotifierOptions {
   token: string;
   /** API base URL override (self-hosted). */
   apiUrl?: string;
+  /** The account for Basic auth where a provider needs one (Bitbucket Cloud API tokens). */
+  username?: string;
 }
 
 /** Loads a provider's module (and its SDK) only when it is used: start-up stays fast. */
@@ -25,6 +27,10 @@ const FACTORIES: Partial<
   github: async (o) => (await import("./github.ts")).createGitHubNotifier(o),
   gitlab: async (o) => (await import("./gitlab.ts")).createGitLabNotifier(o),
   "azure-devops": async (o) => (await import("./azure_devops.ts")).createAzureDevOpsNotifier(o),
+  bitbucket: async (o) => (await import("./bitbucket.ts")).createBitbucketNotifier(o),
+  "bitbucket-server": async (o) =>
+    (await import("./bitbucket_server.ts")).createBitbucketServerNotifier(o),
+  gitea: async (o) => (await import("./gitea.ts")).createGiteaNotifier(o),
 };
 
 /**

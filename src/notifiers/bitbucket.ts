@@ -1,0 +1,164 @@
+/**
+ * Bitbucket Cloud build statuses through its REST API 2.0, with `fetch` (`_http.ts`): Atlassian
+ * ships no JavaScript SDK. A status is keyed: `POST …/commit/{sha}/statuses/build` with the same
+ * `key` overwrites it. Keys are at most 40 characters, so the key is the SHA-1 (hex, exactly 40)
+ * of our status name, as Flux's own notifier does, and the readable name goes in `name`. `url`
+ * is required in practice: `--target-url`, else the commit's page on bitbucket.org.
+ *
+ * Auth: an Atlassian API token with the account's email (Basic, `--bitbucket-username`), or a
+ * repository, project or workspace access token (Bearer). App passwords were removed on
+ * 28 Jul 2026.
+ *
+ * @module
+ */
+import type { GitRemote } from "../git_url.ts";
+import { createHttpClient } from "./_http.ts";
+import { defaultBitbucketApiUrl } from "./endpoints.ts";
+import {
+  checkNotifierOptions,
+  type Notifier,
+  type ReadStatus,
+  type State,
+  stateFor,
+} from "./notifier.ts";
+
+/** Our states → Bitbucket's. */
+export const TO_BITBUCKET = {
+  pending: "INPROGRESS",
+  succeeded: "SUCCESSFUL",
+  failed: "FAILED",
+  canceled: "STOPPED",
+} as const satisfies Record<State, string>;
+
+/** Pages read at most when listing (100 statuses each). */
+const MAX_PAGES = 20;
+
+/** A build status as the API returns it. */
+interface BitbucketStatus {
+  key: string;
+  name?: string;
+  state: string;
+  description?: string;
+  url?: string;
+  updated_on?: string;
+}
+
+/** The key of a status name: its SHA-1, 40 hex characters (Bitbucket's limit is 40). */
+export async function statusKey(name: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(name));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Options for {@linkcode createBitbucketNotifier}. */
+export interface BitbucketOptions {
+  /** The repository. */
+  remote: GitRemote;
+  /** API token (with `username`) or access token. */
+  token: string;
+  /** The Atlassian account email for an API token (Basic auth); absent: Bearer. */
+  username?: string;
+  /** API base URL; @default https://api.bitbucket.org/2.0 */
+  apiUrl?: string;
+}
+
+/**
+ * Creates the Bitbucket Cloud notifier.
+ *
+ * @throws {NotifierError} on an empty token or a non-http(s) API URL
+ */
+export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
+  const { remote, token, username } = options;
+  const baseUrl = checkNotifierOptions(
+    "Bitbucket",
+    token,
+    options.apiUrl,
+    defaultBitbucketApiUrl(remote),
+  );
+  const authorization = username
+    ? `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${token}`)))}`
+    : `Bearer ${token}`;
+  const http = createHttpClient({
+    provider: "bitbucket",
+    label: "Bitbucket",
+    baseUrl,
+    authorization: () => authorization,
+    hints: {
+      401: username
+        ? "check the API token and --bitbucket-username (the account's email)"
+        : "check the access token (an API token also needs --bitbucket-username)",
+      403: "check the token can read the repository (scope read:repository:bitbucket)",
+      404: "check the workspace, repository and commit exist and the token can see them",
+    },
+  });
+  const commitPath = (sha: string) =>
+    `/repositories/${encodeURIComponent(remote.owner)}/${
+      encodeURIComponent(remote.repo)
+    }/commit/${sha}`;
+  const webUrl = (sha: string) =>
+    `${remote.origin}/${encodeURIComponent(remote.owner)}/${
+      encodeURIComponent(remote.repo)
+    }/commits/${sha}`;
+
+  return {
+    provider: "bitbucket",
+    get rateLimitRemaining() {
+      return http.rateLimitRemaining;
+    },
+    async setStatus(sha, status, signal) {
+      await http.request({
+        method: "POST",
+        path: `${commitPath(sha)}/statuses/build`,
+        body: {
+          type: "build", // the type every status object carries (the API description requires it)
+          key: await statusKey(status.name),
+          name: status.name,
+          state: TO_BITBUCKET[status.state],
+          description: status.description,
+          url: status.targetUrl ?? webUrl(sha),
+        },
+        signal,
+        doing: `set status on ${sha.slice(0, 7)}`,
+      });
+    },
+    async getStatus(sha, name, signal) {
+      const res = await http.request<BitbucketStatus>({
+        method: "GET",
+        path: `${commitPath(sha)}/statuses/build/${await statusKey(name)}`,
+        signal,
+        doing: `read statuses of ${sha.slice(0, 7)}`,
+        accept: [404],
+      });
+      return res.status === 404 ? undefined : toReadStatus(res.data, name);
+    },
+    async listStatuses(sha, prefix, signal) {
+      const found = new Map<string, ReadStatus>();
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        const { data } = await http.request<{ values?: BitbucketStatus[]; next?: string }>({
+          method: "GET",
+          path: `${commitPath(sha)}/statuses`,
+          query: { pagelen: 100, page, sort: "-created_on" },
+          signal,
+          doing: `read statuses of ${sha.slice(0, 7)}`,
+        });
+        for (const s of data?.values ?? []) {
+          const name = s.name ?? s.key;
+          if (name.toLowerCase().startsWith(prefix.toLowerCase()) && !found.has(name)) {
+            found.set(name, toReadStatus(s, name));
+          }
+        }
+        if (!data?.next) break;
+      }
+      return [...found.values()];
+    },
+  };
+}
+
+function toReadStatus(s: BitbucketStatus, name: string): ReadStatus {
+  return {
+    name,
+    state: stateFor<string>(TO_BITBUCKET, s.state) ?? "failed",
+    description: s.description ?? "",
+    ...(s.url ? { targetUrl: s.url } : {}),
+    ...(s.updated_on ? { updatedAt: s.updated_on } : {}),
+  };
+}
