@@ -14,6 +14,7 @@ import {
   notifierOptions,
   resolveConfig,
   secretFiles,
+  secretSources,
   secretValues,
   type StatusConfig,
 } from "./src/config.ts";
@@ -183,11 +184,12 @@ const COMMANDS: Record<string, CommandSpec> = {
     description: "Run next to fluxd (--connect=ws://localhost:3000) and set commit statuses",
     options: "daemon",
     async run(flags) {
-      const config = resolveConfig("daemon", sources(flags));
+      const given = sources(flags);
+      const config = resolveConfig("daemon", given);
       await startLogging(config);
       // Loaded only for this command: `status` never loads the daemon.
       const { runDaemon } = await import("./daemon.ts");
-      await runDaemon(config);
+      await runDaemon(config, secretSources(given));
       return EXIT_CODES.succeeded;
     },
   },

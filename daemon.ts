@@ -20,6 +20,7 @@ import { Outbox } from "./src/outbox.ts";
 import { createHandler } from "./src/server.ts";
 import { Watcher } from "./src/watcher.ts";
 import { Metrics } from "./src/metrics.ts";
+import { type SecretFile, SecretFiles } from "./src/secret_files.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -29,6 +30,8 @@ export interface DaemonDeps {
   clock?: Clock;
   /** Notifier to use instead of the one the config names. */
   notifier?: Notifier;
+  /** Secrets whose value came from a file: read again every `--secret-poll-interval`. */
+  secretFiles?: SecretFile[];
 }
 
 /** A running daemon. */
@@ -44,8 +47,11 @@ export interface Daemon {
  *
  * @throws {ConfigError} before anything starts, when the config cannot work
  */
-export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
+export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
   const clock = deps.clock ?? systemClock;
+  const secrets = new SecretFiles(deps.secretFiles ?? [], given);
+  // Every secret below is read through this view: a rotated file's new value applies at once.
+  const config = secrets.live(given);
   const notifier = deps.notifier ?? await createNotifier(notifierOptions(config));
   const [hostname, port] = splitListen(config.listen);
   let access: Access | undefined; // the provider self-check's finding, or a delivery's
@@ -104,6 +110,16 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   });
   const timingOut = flux2.run(controller.signal);
   const checking = checkAccessUntilOk();
+  const rereading = rereadSecrets();
+
+  /** Reads secret files again; a new provider token ends a pause for a refused one at once. */
+  async function rereadSecrets(): Promise<void> {
+    if (!secrets.watching) return;
+    while (!(await sleepUnlessAborted(clock, config.secretPollInterval, controller.signal))) {
+      const changed = await secrets.refresh();
+      if (changed.length > 0) await outbox.credentialsChanged().catch(() => {});
+    }
+  }
 
   /**
    * The self-check, once at start and again every minute until the provider takes the token;
@@ -137,7 +153,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   let flux2Seen = false;
 
   const handler = createHandler({
-    ...(config.connectToken ? { connectToken: config.connectToken } : {}),
+    connectToken: () => config.connectToken,
     maxEventBytes: config.maxEventBytes,
     async onEvent(parsed) {
       if (!parsed.outcome) {
@@ -152,7 +168,8 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       });
       return { statuses: count };
     },
-    ...(config.flux2HmacKey ? { flux2HmacKey: new TextEncoder().encode(config.flux2HmacKey) } : {}),
+    flux2HmacKey: () =>
+      config.flux2HmacKey === undefined ? undefined : new TextEncoder().encode(config.flux2HmacKey),
     async onFlux2Event(outcome) {
       flux2Seen = true;
       const count = await flux2.accept(outcome);
@@ -189,7 +206,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
       }
     },
     renderMetrics: () => metrics.render(),
-    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    metricsToken: () => config.metricsToken,
     onAnswered: (source, outcome, code) => metrics.eventAnswered(source, outcome, code),
   });
 
@@ -212,12 +229,19 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
         controller.abort();
         const timer = new AbortController();
         await Promise.race([
-          Promise.allSettled([delivering, watching, timingOut, checking, server.finished]),
+          Promise.allSettled([
+            delivering,
+            watching,
+            timingOut,
+            checking,
+            rereading,
+            server.finished,
+          ]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await Promise.allSettled([delivering, watching, timingOut, checking]);
+        await Promise.allSettled([delivering, watching, timingOut, checking, rereading]);
         kv.close();
         log.info("Stopped");
       })();
@@ -235,8 +259,11 @@ function splitListen(listen: string): [string, number] {
 /**
  * Runs the daemon until SIGTERM or SIGINT; a second signal exits at once.
  */
-export async function runDaemon(config: DaemonConfig): Promise<void> {
-  const daemon = await startDaemon(config);
+export async function runDaemon(
+  config: DaemonConfig,
+  secretFiles: SecretFile[] = [],
+): Promise<void> {
+  const daemon = await startDaemon(config, { secretFiles });
   const { promise, resolve } = Promise.withResolvers<void>();
   let signalled = false;
   const onSignal = () => {

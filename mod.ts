@@ -25,6 +25,8 @@ export {
   STATES,
   type StatusChange,
   statusName,
+  type Token,
+  tokenValue,
 } from "./src/notifiers/notifier.ts";
 export {
   EventError,

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Flag } from "./args.ts";
+import type { SecretFile } from "./secret_files.ts";
 import { GitUrlError, parseGitUrl, type ProviderName, PROVIDERS } from "./git_url.ts";
 import { objectId } from "./flux2/object_id.ts";
 import type { CreateNotifierOptions } from "./notifiers/mod.ts";
@@ -180,6 +181,7 @@ const DAEMON = {
   flux2PendingTimeout: duration("20m", { positive: true }),
   insecureListen: bool(false),
   metricsToken: secret(),
+  secretPollInterval: duration("10s", { positive: true }),
 };
 
 const STATUS = {
@@ -316,6 +318,11 @@ export const OPTION_META: Record<string, OptionMeta> = {
       "When set, /metrics needs Authorization: Bearer <token> (it exposes no secret either way)",
     value: "<token>",
     secret: true,
+  },
+  secretPollInterval: {
+    help:
+      "How often secrets given as files are read again (a rotated Kubernetes Secret applies without a restart)",
+    value: "<duration>",
   },
   commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
   action: {
@@ -546,8 +553,7 @@ export function notifierOptions(
     throw err;
   }
   const key = TOKEN_OPTION[remote.provider];
-  const token = config[key];
-  if (!token) {
+  if (!config[key]) {
     const flag = flagName(key);
     throw new ConfigError(
       `--${flag} is required for ${remote.provider}: pass --${flag}, --${flag}-file or set its env var`,
@@ -555,7 +561,8 @@ export function notifierOptions(
   }
   return {
     remote,
-    token,
+    // Read on every call: the daemon's config reads a rotated Secret's new value.
+    token: () => config[key] ?? "",
     ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
     ...(remote.provider === "bitbucket" && config.bitbucketUsername
       ? { username: config.bitbucketUsername }
@@ -582,8 +589,19 @@ function checkExposure(config: DaemonConfig): void {
  * The secret files a config is read from (`--*-file` flags and `…_FILE` env vars), for the
  * daemon's read permissions.
  */
-export function secretFiles({ flags, env }: Pick<ConfigSources, "flags" | "env">): string[] {
-  return Object.entries(OPTION_META).filter(([, meta]) => meta.secret).map(([key]) =>
-    (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"]
-  ).filter((f): f is string => !!f);
+export function secretFiles(given: Pick<ConfigSources, "flags" | "env">): string[] {
+  return secretSources(given).map((f) => f.path);
+}
+
+/**
+ * The secrets whose value comes from a file (no flag or env var gives them), to be read again
+ * when the file changes (src/secret_files.ts).
+ */
+export function secretSources({ flags, env }: Pick<ConfigSources, "flags" | "env">): SecretFile[] {
+  return Object.entries(OPTION_META).filter(([, meta]) => meta.secret).flatMap(([key, meta]) => {
+    const path = (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"];
+    const direct = flags[key] !== undefined ||
+      [envName(key), ...(meta.env ?? [])].some((name) => env[name]);
+    return path && !direct ? [{ key, path, ...(meta.raw ? { raw: true } : {}) }] : [];
+  });
 }

@@ -25,17 +25,25 @@ export interface LoggingOptions {
   write?: (line: string) => void;
 }
 
+/** Every value the sink masks: the configured secrets, and rotated values read since. */
+const masked = new Set<string>();
+
+/** Masks `value` in every log line from now on (a secret read again from its file). */
+export function maskSecret(value: string): void {
+  if (value.length >= 4) masked.add(value);
+}
+
 /** Configures logtape for the process. */
 export async function configureLogging(options: LoggingOptions): Promise<void> {
   const { level, write = writeStderr } = options;
   const format = options.format ?? (Deno.stderr.isTerminal() ? "pretty" : "json");
-  const secrets = options.secrets.filter((s): s is string => !!s && s.length >= 4);
+  for (const s of options.secrets) if (s) maskSecret(s);
   const formatter = format === "json"
     ? getJsonLinesFormatter()
     : getTextFormatter({ value: "bare" });
   const sink = (record: LogRecord) => {
     let line = formatter(record);
-    for (const s of secrets) line = line.replaceAll(s, "***");
+    for (const s of masked) line = line.replaceAll(s, "***");
     write(line);
   };
   await configure({

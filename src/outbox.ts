@@ -284,6 +284,16 @@ export class Outbox {
     return removed;
   }
 
+  /**
+   * Says the provider's credentials changed (a rotated token was read): a pause for a refused
+   * token ends now and one probe goes out with the new token.
+   */
+  async credentialsChanged(): Promise<void> {
+    if (this.#pause.current?.kind !== "auth") return;
+    await this.#pause.endNow();
+    this.wake();
+  }
+
   /** Wakes the delivery loop (it also wakes by itself after every commit and delivery). */
   wake(): void {
     this.#alarm.wake();

@@ -95,6 +95,16 @@ export class ProviderPause {
     return until - this.#clock.now();
   }
 
+  /**
+   * Ends the pause's window now, so that one probe goes out at once (a token was replaced); the
+   * pause lifts when the probe is answered normally.
+   */
+  async endNow(): Promise<void> {
+    if (!this.#record || this.remainingMs() === 0) return;
+    this.#record = { ...this.#record, until: this.#clock.now() };
+    await this.#kv.set(this.#key, this.#record);
+  }
+
   /** Lifts the pause after a call the provider answered normally. */
   async lift(): Promise<void> {
     if (!this.#record) return;

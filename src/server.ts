@@ -20,10 +20,16 @@ const FLUX2_PATH = /^(?:\/v1)?\/flux2\/events\/?$/;
 /** Largest Flux v2 event accepted: above notification-controller's own 3 MiB cap. */
 export const FLUX2_MAX_EVENT_BYTES = 4 * 1024 * 1024;
 
+/** A value, or how to read its current value (a secret that may be rotated). */
+export type Current<T> = T | (() => T | undefined);
+
+const current = <T>(value: Current<T> | undefined): T | undefined =>
+  typeof value === "function" ? (value as () => T | undefined)() : value;
+
 /** What the server hands on, and what it asks about readiness. */
 export interface ServerOptions {
-  /** fluxd's `--token`; when set, required on the socket and on events. */
-  connectToken?: string;
+  /** fluxd's `--token`; when set, required on the socket and on events (read on each request). */
+  connectToken?: Current<string>;
   /** Largest event body accepted, in bytes. */
   maxEventBytes: number;
   /** Handles a valid event; resolves once it is durably stored. */
@@ -31,7 +37,7 @@ export interface ServerOptions {
   /** Handles a Flux v2 event naming a commit; resolves once it is durably stored. */
   onFlux2Event?(outcome: Flux2Outcome & { sha: string }): Promise<{ statuses: number }>;
   /** notification-controller's generic-hmac key: every Flux v2 event must be signed with it. */
-  flux2HmacKey?: Uint8Array;
+  flux2HmacKey?: Current<Uint8Array>;
   /** Takes a new fluxd socket (upgrade done), with the API version of its path. */
   onSocket(socket: WebSocket, info: { version: number; userAgent: string }): void;
   /** Readiness: why the daemon is not ready (empty when it is). */
@@ -41,7 +47,7 @@ export interface ServerOptions {
   /** Renders `/metrics`; absent: no such route. */
   renderMetrics?(): Promise<string>;
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
-  metricsToken?: string;
+  metricsToken?: Current<string>;
   /** Called with every event answered: its source, what became of it, and the HTTP status. */
   onAnswered?(
     source: "fluxd" | "flux2",
@@ -63,11 +69,15 @@ const json = (status: number, body: unknown, headers?: HeadersInit) =>
  * ```
  */
 export function createHandler(options: ServerOptions): (request: Request) => Promise<Response> {
-  const { connectToken, maxEventBytes } = options;
-  const authorized = authorizationCheck(connectToken && `Scope-Probe token=${connectToken}`);
-  const metricsAuthorized = authorizationCheck(
-    options.metricsToken && `Bearer ${options.metricsToken}`,
-  );
+  const { maxEventBytes } = options;
+  const authorized = authorizationCheck(() => {
+    const token = current(options.connectToken);
+    return token && `Scope-Probe token=${token}`;
+  });
+  const metricsAuthorized = authorizationCheck(() => {
+    const token = current(options.metricsToken);
+    return token && `Bearer ${token}`;
+  });
 
   return async (request) => {
     const { pathname } = new URL(request.url);
@@ -172,9 +182,10 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       FLUX2_MAX_EVENT_BYTES,
       "notification-controller sends at most 3 MiB",
     );
-    if (options.flux2HmacKey) {
+    const hmacKey = current(options.flux2HmacKey);
+    if (hmacKey) {
       const signature = request.headers.get("x-signature");
-      if (!(await isValidSignature(options.flux2HmacKey, bytes, signature))) {
+      if (!(await isValidSignature(hmacKey, bytes, signature))) {
         log.warn("Refused a Flux v2 event: {why}", {
           why: signature ? "X-Signature does not match" : "no X-Signature",
         });
@@ -244,13 +255,23 @@ async function readBody(
 }
 
 /**
- * A check that a request's Authorization header is `expected`, compared as SHA-256 digests in
- * constant time; with no `expected`, every request passes.
+ * A check that a request's Authorization header is `expected()` (read on each request, so a
+ * rotated token applies at once), compared as SHA-256 digests in constant time; with no expected
+ * value, every request passes.
  */
-function authorizationCheck(expected: string | undefined): (request: Request) => Promise<boolean> {
-  const want = expected ? digest(expected) : undefined;
-  return async (request) =>
-    !want || timingSafeEqual(await want, await digest(request.headers.get("authorization") ?? ""));
+function authorizationCheck(
+  expected: () => string | undefined,
+): (request: Request) => Promise<boolean> {
+  let cached: { text: string; digest: Promise<Uint8Array> } | undefined;
+  return async (request) => {
+    const text = expected();
+    if (!text) return true;
+    if (cached?.text !== text) cached = { text, digest: digest(text) };
+    return timingSafeEqual(
+      await cached.digest,
+      await digest(request.headers.get("authorization") ?? ""),
+    );
+  };
 }
 
 async function digest(text: string): Promise<Uint8Array> {

@@ -26,6 +26,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
   truncate,
 } from "./notifier.ts";
 
@@ -72,7 +74,7 @@ export interface AzureDevOpsOptions {
   /** The repository. */
   remote: GitRemote;
   /** Personal access token with Code (status) scope. */
-  token: string;
+  token: Token;
   /** Organization or collection URL; @default derived from the remote */
   apiUrl?: string;
   /** Time source for rate-limit resets; @default Date.now */
@@ -120,14 +122,14 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     options.apiUrl,
     defaultAzureApiUrl(remote),
   );
-  const auth = getPersonalAccessTokenHandler(token);
   // The signal of the SDK call being started: the SDK builds its request options synchronously
   // when a call starts, and hands them to every request handler (a seam it supports), where the
   // signal is put on the underlying request.
   let starting: AbortSignal | undefined;
   const handler = {
     prepareRequest(request: { headers: Record<string, unknown>; signal?: AbortSignal }) {
-      auth.prepareRequest(request as never);
+      // The token is read on every call: a rotated one takes effect at once.
+      getPersonalAccessTokenHandler(tokenValue(token)).prepareRequest(request as never);
       request.headers["X-TFS-FedAuthRedirect"] = "Suppress";
       if (starting) request.signal = starting;
     },

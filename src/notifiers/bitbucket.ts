@@ -20,6 +20,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
 } from "./notifier.ts";
 
 /** Our states → Bitbucket's. */
@@ -54,7 +56,7 @@ export interface BitbucketOptions {
   /** The repository. */
   remote: GitRemote;
   /** API token (with `username`) or access token. */
-  token: string;
+  token: Token;
   /** The Atlassian account email for an API token (Basic auth); absent: Bearer. */
   username?: string;
   /** API base URL; @default https://api.bitbucket.org/2.0 */
@@ -74,14 +76,17 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
     options.apiUrl,
     defaultBitbucketApiUrl(remote),
   );
-  const authorization = username
-    ? `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${token}`)))}`
-    : `Bearer ${token}`;
+  const authorization = () =>
+    username
+      ? `Basic ${
+        btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${tokenValue(token)}`)))
+      }`
+      : `Bearer ${tokenValue(token)}`;
   const http = createHttpClient({
     provider: "bitbucket",
     label: "Bitbucket",
     baseUrl,
-    authorization: () => authorization,
+    authorization,
     hints: {
       401: username
         ? "check the API token and --bitbucket-username (the account's email)"

@@ -19,6 +19,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
 } from "./notifier.ts";
 
 /** Our states → Bitbucket Data Center's (CANCELLED exists since 8.x; older servers say 400). */
@@ -47,7 +49,7 @@ export interface BitbucketServerOptions {
   /** The repository: `owner` is the project key. */
   remote: GitRemote;
   /** HTTP access token with repository read (write is the safe choice). */
-  token: string;
+  token: Token;
   /** REST root, `https://HOST[/context]/rest`; @default derived from the remote */
   apiUrl?: string;
 }
@@ -69,7 +71,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
     provider: "bitbucket-server",
     label: "Bitbucket Data Center",
     baseUrl,
-    authorization: () => `Bearer ${token}`,
+    authorization: () => `Bearer ${tokenValue(token)}`,
     headers: { "x-atlassian-token": "no-check" },
     hints: {
       401: "check the HTTP access token is valid and not expired",

@@ -20,6 +20,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
   truncate,
 } from "./notifier.ts";
 
@@ -59,7 +61,7 @@ export interface GiteaOptions {
   /** The repository. */
   remote: GitRemote;
   /** Access token with `write:repository` (read: `read:repository`). */
-  token: string;
+  token: Token;
   /** API base URL, `https://HOST[/sub-path]/api/v1`; @default derived from the remote */
   apiUrl?: string;
 }
@@ -81,7 +83,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
     provider: "gitea",
     label: "Gitea",
     baseUrl,
-    authorization: () => `token ${token}`,
+    authorization: () => `token ${tokenValue(token)}`,
     hints: {
       401: "check the token is valid",
       403: "check the token has write:repository scope",

@@ -28,6 +28,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
   truncate,
 } from "./notifier.ts";
 
@@ -61,8 +63,8 @@ export { defaultGitHubApiUrl } from "./endpoints.ts";
 export interface GitHubOptions {
   /** The repository. */
   remote: GitRemote;
-  /** Token with commit status access. */
-  token: string;
+  /** Token with commit status access (or how to read its current value). */
+  token: Token;
   /** API base URL; @default derived from the remote */
   apiUrl?: string;
   /** Time source for rate-limit resets; @default Date.now */
@@ -87,7 +89,6 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     defaultGitHubApiUrl(remote),
   );
   const octokit = new (OctokitCore.plugin(paginateRest))({
-    auth: token,
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
@@ -103,6 +104,10 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       remaining = value;
     }
   };
+  // The token is read on every call: a rotated one takes effect at once.
+  octokit.hook.before("request", (request) => {
+    request.headers.authorization = `token ${tokenValue(token)}`;
+  });
   octokit.hook.after("request", (response) => observe(response.headers));
   octokit.hook.error("request", (error) => {
     observe((error as OctokitErrorShape).response?.headers);

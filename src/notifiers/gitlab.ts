@@ -26,6 +26,8 @@ import {
   type ReadStatus,
   type State,
   stateFor,
+  type Token,
+  tokenValue,
   truncate,
 } from "./notifier.ts";
 
@@ -63,7 +65,7 @@ export interface GitLabOptions {
   /** The repository. */
   remote: GitRemote;
   /** Token with api scope. */
-  token: string;
+  token: Token;
   /** API base URL, ending in `/api/v4`; @default derived from the remote */
   apiUrl?: string;
   /** Time source for rate-limit resets; @default Date.now */
@@ -175,7 +177,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const commits = (signal?: AbortSignal) =>
     new Commits({
       host,
-      token,
+      token: tokenValue(token),
       requesterFn: requesterWith(signal, observe),
       rateLimits: {},
       queryTimeout: null,

@@ -6,14 +6,14 @@
  * @module
  */
 import type { GitRemote, ProviderName } from "../git_url.ts";
-import { type Notifier, NotifierError } from "./notifier.ts";
+import { type Notifier, NotifierError, type Token } from "./notifier.ts";
 
 /** What every notifier factory takes. */
 export interface CreateNotifierOptions {
   /** The repository. */
   remote: GitRemote;
-  /** The provider's token; must not be empty. */
-  token: string;
+  /** The provider's token (or how to read its current value); must not be empty. */
+  token: Token;
   /** API base URL override (self-hosted). */
   apiUrl?: string;
   /** The account for Basic auth where a provider needs one (Bitbucket Cloud API tokens). */

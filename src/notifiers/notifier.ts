@@ -114,6 +114,17 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * A provider token: a value, or a function returning the current one (a rotated Secret is read
+ * again while the daemon runs, src/secret_files.ts); notifiers read it on every call.
+ */
+export type Token = string | (() => string);
+
+/** The current value of a token. */
+export function tokenValue(token: Token): string {
+  return typeof token === "function" ? token() : token;
+}
+
 /** Error of the notifier layer: a notifier cannot be built from the options it was given. */
 export class NotifierError extends Error {
   /**
@@ -228,11 +239,11 @@ export function readCanceledMarker(description: string): { canceled: boolean; re
  */
 export function checkNotifierOptions(
   label: string,
-  token: string,
+  token: Token,
   apiUrl: string | undefined,
   fallback: string,
 ): string {
-  if (!token.trim()) {
+  if (!tokenValue(token).trim()) {
     throw new NotifierError(`Cannot set statuses on ${label} without a token: give one`);
   }
   const base = (apiUrl ?? fallback).replace(/\/+$/, "");
