@@ -265,7 +265,7 @@ export function daemonPermissions(flags: Record<string, unknown>): string[] {
     listen: config.listen,
     urls: [...(provider ? [provider] : []), config.fluxUrl],
     store: config.store,
-    files: secretFiles(given),
+    files: [...secretFiles(given), ...(config.caFile ? [config.caFile] : [])],
   });
 }
 

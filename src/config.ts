@@ -158,6 +158,7 @@ const shared = {
   bitbucketToken: secret(),
   bitbucketUsername: optional(required),
   giteaToken: secret(),
+  caFile: optional(required),
   logLevel: withDefault("info", oneOf(["debug", "info", "warning", "error"] as const)),
   logFormat: optional(oneOf(["pretty", "json"] as const)),
 };
@@ -262,6 +263,11 @@ export const OPTION_META: Record<string, OptionMeta> = {
     value: "<token>",
     secret: true,
     env: ["GITEA_TOKEN"],
+  },
+  caFile: {
+    help:
+      "PEM file of CA certificates to trust for provider calls, besides the system's (HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply too)",
+    value: "<path>",
   },
   logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
   logFormat: {
@@ -541,6 +547,7 @@ export function notifierOptions(
     | "bitbucketToken"
     | "bitbucketUsername"
     | "giteaToken"
+    | "caFile"
   >,
 ): CreateNotifierOptions {
   let remote;
@@ -564,6 +571,7 @@ export function notifierOptions(
     // Read on every call: the daemon's config reads a rotated Secret's new value.
     token: () => config[key] ?? "",
     ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+    ...(config.caFile ? { caFile: config.caFile } : {}),
     ...(remote.provider === "bitbucket" && config.bitbucketUsername
       ? { username: config.bitbucketUsername }
       : {}),

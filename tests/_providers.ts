@@ -34,15 +34,15 @@ export interface FakeProvider extends FakeServer {
 /** How to start one provider's fake. */
 export interface ProviderHarness {
   name: "github" | "gitlab" | "azure-devops" | "bitbucket" | "bitbucket-server" | "gitea";
-  start(tokens?: string[]): Promise<FakeProvider>;
+  start(tokens?: string[], options?: { tls?: boolean }): Promise<FakeProvider>;
 }
 
 /** Every provider the suite covers. */
 export const PROVIDERS: ProviderHarness[] = [
   {
     name: "github",
-    async start(tokens = ["test-token"]) {
-      const fake = await startFakeGitHub({ tokens });
+    async start(tokens = ["test-token"], { tls = false } = {}) {
+      const fake = await startFakeGitHub({ tls, tokens });
       const config = { gitUrl: "git@github.com:acme/app.git", apiUrl: fake.url };
       return {
         ...fake,
@@ -56,8 +56,8 @@ export const PROVIDERS: ProviderHarness[] = [
   },
   {
     name: "gitlab",
-    async start(tokens = ["test-token"]) {
-      const fake = await startFakeGitLab({ tokens, projects: ["acme/platform/app"] });
+    async start(tokens = ["test-token"], { tls = false } = {}) {
+      const fake = await startFakeGitLab({ tls, tokens, projects: ["acme/platform/app"] });
       const config = {
         gitUrl: "ssh://git@gitlab.example.com:2222/acme/platform/app.git",
         provider: "gitlab",
@@ -75,8 +75,8 @@ export const PROVIDERS: ProviderHarness[] = [
   },
   {
     name: "azure-devops",
-    async start(tokens = ["test-token"]) {
-      const fake = await startFakeAzureDevOps({ tokens, repos: ["acme/Platform/app"] });
+    async start(tokens = ["test-token"], { tls = false } = {}) {
+      const fake = await startFakeAzureDevOps({ tls, tokens, repos: ["acme/Platform/app"] });
       const config = {
         gitUrl: "https://acme@dev.azure.com/acme/Platform/_git/app",
         apiUrl: fake.url,
@@ -93,9 +93,9 @@ export const PROVIDERS: ProviderHarness[] = [
   },
   {
     name: "bitbucket",
-    async start(tokens = ["test-token"]) {
+    async start(tokens = ["test-token"], { tls = false } = {}) {
       const email = "flux@example.com";
-      const fake = await startFakeBitbucket({ tokens, email, repos: ["acme/app"] });
+      const fake = await startFakeBitbucket({ tls, tokens, email, repos: ["acme/app"] });
       const config = {
         gitUrl: "git@bitbucket.org:acme/app.git",
         apiUrl: fake.url,
@@ -120,8 +120,8 @@ export const PROVIDERS: ProviderHarness[] = [
   },
   {
     name: "bitbucket-server",
-    async start(tokens = ["test-token"]) {
-      const fake = await startFakeBitbucketServer({ tokens, repos: ["ACME/app"] });
+    async start(tokens = ["test-token"], { tls = false } = {}) {
+      const fake = await startFakeBitbucketServer({ tls, tokens, repos: ["ACME/app"] });
       const config = {
         gitUrl: "ssh://git@bitbucket.corp.example:7999/acme/app.git",
         apiUrl: fake.url,
@@ -138,8 +138,8 @@ export const PROVIDERS: ProviderHarness[] = [
   },
   {
     name: "gitea",
-    async start(tokens = ["test-token"]) {
-      const fake = await startFakeGitea({ tokens, repos: ["acme/app"] });
+    async start(tokens = ["test-token"], { tls = false } = {}) {
+      const fake = await startFakeGitea({ tls, tokens, repos: ["acme/app"] });
       const config = {
         gitUrl: "https://git.example.org/forge/acme/app.git",
         provider: "gitea",

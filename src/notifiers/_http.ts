@@ -30,6 +30,8 @@ export interface HttpClientOptions {
   now?: () => number;
   /** Per-request timeout. @default 30000 */
   timeoutMs?: number;
+  /** The fetch to call through (`providerFetch`: proxy and CA). @default fetch */
+  fetch?: typeof fetch;
 }
 
 /** One call. */
@@ -89,7 +91,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
       const timeout = AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS);
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await (o.fetch ?? fetch)(url, {
           method: req.method,
           headers: {
             accept: "application/json",

@@ -18,6 +18,7 @@ import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.j
 import type { GitRemote } from "../git_url.ts";
 import { defaultAzureApiUrl } from "./endpoints.ts";
 import { abortable } from "./_abortable.ts";
+import { providerFetch } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -77,6 +78,8 @@ export interface AzureDevOpsOptions {
   token: Token;
   /** Organization or collection URL; @default derived from the remote */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
   /** Time source for rate-limit resets; @default Date.now */
   now?: () => number;
 }
@@ -136,10 +139,12 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     canHandleAuthentication: () => false,
     handleAuthentication: () => Promise.reject(new Error("not handled")),
   };
+  // The SDK does its own HTTP: it reads HTTPS_PROXY/NO_PROXY itself and gets --ca-file here.
   const git = new GitApi(collectionUrl, [handler as never], {
     allowRetries: false,
     socketTimeout: 30_000,
     allowRedirects: false,
+    ...(options.caFile ? { cert: { caFile: checkedCaFile(options.caFile) } } : {}),
   }, "flux-status");
   const project = remote.project ?? remote.repo;
   const route = (sha: string) => ({ project, commitId: sha, repositoryId: remote.repo });
@@ -303,3 +308,9 @@ const AZURE_STATE_NAMES = {
   failed: "failed",
   canceled: "notApplicable",
 } as const satisfies Record<State, string>;
+
+/** `caFile`, once checked readable and holding a certificate (the SDK skips a missing file). */
+function checkedCaFile(caFile: string): string {
+  providerFetch(caFile);
+  return caFile;
+}

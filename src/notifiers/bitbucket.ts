@@ -13,6 +13,7 @@
  */
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
+import { providerFetch } from "./_transport.ts";
 import { defaultBitbucketApiUrl } from "./endpoints.ts";
 import {
   checkNotifierOptions,
@@ -61,6 +62,8 @@ export interface BitbucketOptions {
   username?: string;
   /** API base URL; @default https://api.bitbucket.org/2.0 */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
 }
 
 /**
@@ -83,6 +86,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
       }`
       : `Bearer ${tokenValue(token)}`;
   const http = createHttpClient({
+    fetch: providerFetch(options.caFile),
     provider: "bitbucket",
     label: "Bitbucket",
     baseUrl,

@@ -12,6 +12,7 @@
  */
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
+import { providerFetch } from "./_transport.ts";
 import { defaultBitbucketServerApiUrl } from "./endpoints.ts";
 import {
   checkNotifierOptions,
@@ -52,6 +53,8 @@ export interface BitbucketServerOptions {
   token: Token;
   /** REST root, `https://HOST[/context]/rest`; @default derived from the remote */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
 }
 
 /**
@@ -68,6 +71,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
     defaultBitbucketServerApiUrl(remote),
   );
   const http = createHttpClient({
+    fetch: providerFetch(options.caFile),
     provider: "bitbucket-server",
     label: "Bitbucket Data Center",
     baseUrl,

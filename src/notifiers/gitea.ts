@@ -10,6 +10,7 @@
  */
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
+import { providerFetch } from "./_transport.ts";
 import { defaultGiteaApiUrl } from "./endpoints.ts";
 import {
   CANCELED_MARKER,
@@ -64,6 +65,8 @@ export interface GiteaOptions {
   token: Token;
   /** API base URL, `https://HOST[/sub-path]/api/v1`; @default derived from the remote */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
 }
 
 /**
@@ -80,6 +83,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
     defaultGiteaApiUrl(remote),
   );
   const http = createHttpClient({
+    fetch: providerFetch(options.caFile),
     provider: "gitea",
     label: "Gitea",
     baseUrl,

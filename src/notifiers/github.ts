@@ -19,6 +19,7 @@ import type { GitRemote } from "../git_url.ts";
 import { defaultGitHubApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
+import { providerFetch } from "./_transport.ts";
 import {
   CANCELED_MARKER,
   checkNotifierOptions,
@@ -67,6 +68,8 @@ export interface GitHubOptions {
   token: Token;
   /** API base URL; @default derived from the remote */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
   /** Time source for rate-limit resets; @default Date.now */
   now?: () => number;
 }
@@ -92,7 +95,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
-    request: { retries: 0 },
+    request: { retries: 0, fetch: providerFetch(options.caFile) },
   });
   const paced = createPacer(WRITE_SPACING_MS);
   const { owner, repo } = remote;

@@ -19,6 +19,7 @@ import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitLabApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
+import { providerFetch } from "./_transport.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -68,6 +69,8 @@ export interface GitLabOptions {
   token: Token;
   /** API base URL, ending in `/api/v4`; @default derived from the remote */
   apiUrl?: string;
+  /** PEM file of extra CA certificates to trust. */
+  caFile?: string;
   /** Time source for rate-limit resets; @default Date.now */
   now?: () => number;
 }
@@ -81,7 +84,11 @@ class GitLabHttpError extends Error {
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
-async function oneAttempt(endpoint: string, options?: Record<string, unknown>) {
+async function oneAttempt(
+  fetchFn: typeof fetch,
+  endpoint: string,
+  options?: Record<string, unknown>,
+) {
   const { prefixUrl, searchParams, method, headers, body, signal } = (options ?? {}) as {
     prefixUrl?: string;
     searchParams?: string;
@@ -93,7 +100,7 @@ async function oneAttempt(endpoint: string, options?: Record<string, unknown>) {
   const url = new URL(endpoint, prefixUrl?.endsWith("/") ? prefixUrl : `${prefixUrl}/`);
   url.search = searchParams ?? "";
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  const response = await fetch(url, {
+  const response = await fetchFn(url, {
     method: method ?? "GET",
     headers: { ...headers, "user-agent": "flux-status" },
     ...(body !== undefined ? { body } : {}),
@@ -124,12 +131,16 @@ async function oneAttempt(endpoint: string, options?: Record<string, unknown>) {
  * A one-attempt requester whose requests end when `signal` aborts; `observe` sees every answer's
  * headers (for the rate-limit remaining).
  */
-function requesterWith(signal: AbortSignal | undefined, observe: (headers: Headers) => void) {
+function requesterWith(
+  signal: AbortSignal | undefined,
+  observe: (headers: Headers) => void,
+  fetchFn: typeof fetch,
+) {
   return createRequesterFn(
     (_, options) => Promise.resolve(signal ? { ...options, signal } : options),
     async (endpoint: string, options?: Record<string, unknown>) => {
       try {
-        const answer = await oneAttempt(endpoint, options);
+        const answer = await oneAttempt(fetchFn, endpoint, options);
         observe(new Headers(answer.headers));
         return answer;
       } catch (err) {
@@ -173,12 +184,13 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     const value = headers.get("ratelimit-remaining");
     if (value !== null && Number.isFinite(Number(value))) remaining = Number(value);
   };
+  const fetchFn = providerFetch(options.caFile);
   // Gitbeaker cannot take a signal per call, so each call gets a resource bound to its signal.
   const commits = (signal?: AbortSignal) =>
     new Commits({
       host,
       token: tokenValue(token),
-      requesterFn: requesterWith(signal, observe),
+      requesterFn: requesterWith(signal, observe, fetchFn),
       rateLimits: {},
       queryTimeout: null,
     });

@@ -18,6 +18,8 @@ export interface CreateNotifierOptions {
   apiUrl?: string;
   /** The account for Basic auth where a provider needs one (Bitbucket Cloud API tokens). */
   username?: string;
+  /** PEM file of extra CA certificates to trust (`--ca-file`). */
+  caFile?: string;
 }
 
 /** Loads a provider's module (and its SDK) only when it is used: start-up stays fast. */

@@ -58,7 +58,14 @@ export interface FakeServerOptions {
   normalizeBody?(body: unknown): unknown;
   /** Answers requests that are outside the description but part of the real service. */
   extra?(request: Request, path: string): Response | undefined;
+  /** Serve HTTPS with tests/fixtures/tls/server.pem (signed by the test CA, ca.pem). */
+  tls?: boolean | undefined;
 }
+
+const TLS_DIR = new URL("../fixtures/tls/", import.meta.url);
+
+/** The test CA's certificate file (a path for `--ca-file`). */
+export const TEST_CA_FILE: string = new URL("ca.pem", TLS_DIR).pathname;
 
 /** The shared half of a fake provider. */
 export interface FakeServer extends AsyncDisposable {
@@ -130,22 +137,34 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
     return [res, body];
   }
 
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const [res, body] = await handle(request);
-    const url = new URL(request.url);
-    received.push({
-      method: request.method,
-      path: url.pathname,
-      query: url.search,
-      body,
-      status: res.status,
-      userAgent: request.headers.get("user-agent"),
-    });
-    for (const l of [...listeners]) l();
-    return res;
-  });
+  const tls = o.tls
+    ? {
+      cert: Deno.readTextFileSync(new URL("server.pem", TLS_DIR)),
+      key: Deno.readTextFileSync(new URL("server-key.pem", TLS_DIR)),
+    }
+    : {};
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls },
+    async (request) => {
+      const [res, body] = await handle(request);
+      const url = new URL(request.url);
+      received.push({
+        method: request.method,
+        path: url.pathname,
+        query: url.search,
+        body,
+        status: res.status,
+        userAgent: request.headers.get("user-agent"),
+      });
+      for (const l of [...listeners]) l();
+      return res;
+    },
+  );
   return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
+    // HTTPS by name: a client may not send an IP address as the TLS server name (SNI).
+    origin: o.tls
+      ? `https://localhost:${server.addr.port}`
+      : `http://127.0.0.1:${server.addr.port}`,
     received,
     violations,
     faults,

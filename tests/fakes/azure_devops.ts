@@ -37,6 +37,8 @@ export interface AzureStatus {
 
 /** Options of {@linkcode startFakeAzureDevOps}. */
 export interface FakeAzureOptions {
+  /** Serve HTTPS with the test CA's certificate. */
+  tls?: boolean;
   /** PATs that authenticate. @default ["test-token"] */
   tokens?: string[];
   /** Repositories that exist, `org/project/repo`. @default ["acme/app/app"] */
@@ -92,6 +94,7 @@ export function startFakeAzureDevOps(options: FakeAzureOptions = {}): Promise<Fa
   let nextId = 1;
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: azureSpec(),
     prefix: "",
     extra(request, path) {

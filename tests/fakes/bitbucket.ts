@@ -53,7 +53,7 @@ const error = (status: number, message: string, fields?: Record<string, string[]
 
 /** Starts the fake; `email` is the account an API token belongs to (Basic auth). */
 export function startFakeBitbucket(
-  options: { tokens?: string[]; email?: string; repos?: string[] } = {},
+  options: { tokens?: string[]; email?: string; repos?: string[]; tls?: boolean } = {},
 ): Promise<FakeBitbucket> {
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const email = options.email ?? "flux@example.com";
@@ -62,6 +62,7 @@ export function startFakeBitbucket(
   const history = new Map<string, Stored[]>();
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: spec(),
     prefix: "/2.0",
     authorize(request) {

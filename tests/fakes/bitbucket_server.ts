@@ -55,7 +55,7 @@ const errors = (status: number, message: string) =>
 
 /** Starts the fake; `repos` are `PROJECT/slug`. */
 export function startFakeBitbucketServer(
-  options: { tokens?: string[]; repos?: string[] } = {},
+  options: { tokens?: string[]; repos?: string[]; tls?: boolean } = {},
 ): Promise<FakeBitbucketServer> {
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const repos = new Set(options.repos ?? ["ACME/app"]);
@@ -64,6 +64,7 @@ export function startFakeBitbucketServer(
   let clock = Date.now();
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: spec(),
     prefix: "/rest",
     authorize(request) {

@@ -46,7 +46,7 @@ const OUR_STATE: Record<string, State> = {
 
 /** Starts the fake on a free loopback port. */
 export function startFakeGitea(
-  options: { tokens?: string[]; repos?: string[] } = {},
+  options: { tokens?: string[]; repos?: string[]; tls?: boolean } = {},
 ): Promise<FakeGitea> {
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const repos = new Set((options.repos ?? ["acme/app"]).map((r) => r.toLowerCase()));
@@ -56,6 +56,7 @@ export function startFakeGitea(
     json(404, { errors: [], message: "The target couldn't be found.", url: "/api/swagger" });
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: spec(),
     prefix: "/api/v1",
     authorize(request) {

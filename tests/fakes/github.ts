@@ -37,6 +37,8 @@ export interface GitHubStatus {
 
 /** Options of {@linkcode startFakeGitHub}. */
 export interface FakeGitHubOptions {
+  /** Serve HTTPS with the test CA's certificate. */
+  tls?: boolean;
   /** Tokens that authenticate. @default ["test-token"] */
   tokens?: string[];
   /** Repositories that exist, `owner/repo`. @default ["acme/app"] */
@@ -106,6 +108,7 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
     json(status, body, { ...rateHeaders(), ...headers });
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: githubSpec(),
     prefix,
     authorize(request) {

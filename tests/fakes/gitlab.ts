@@ -39,6 +39,8 @@ export interface GitLabJob {
 
 /** Options of {@linkcode startFakeGitLab}. */
 export interface FakeGitLabOptions {
+  /** Serve HTTPS with the test CA's certificate. */
+  tls?: boolean;
   /** Tokens that authenticate. @default ["test-token"] */
   tokens?: string[];
   /** Projects that exist, by full path. @default ["acme/app"] */
@@ -82,6 +84,7 @@ export function startFakeGitLab(options: FakeGitLabOptions = {}): Promise<FakeGi
   let nextId = 100;
 
   const server = startFakeServer({
+    tls: options.tls,
     spec: gitlabSpec(),
     prefix: "/api/v4",
     authorize(request) {
