@@ -12,6 +12,7 @@ export {
   PROVIDERS,
 } from "./src/git_url.ts";
 export { createNotifier, type CreateNotifierOptions } from "./src/notifiers/mod.ts";
+export type { GitHubApp } from "./src/notifiers/github_app.ts";
 export {
   type Action,
   type CommitStatus,

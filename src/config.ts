@@ -153,6 +153,11 @@ const shared = {
   provider: optional(oneOf(PROVIDERS)),
   apiUrl: optional(httpUrl),
   githubToken: secret(),
+  githubAppId: optional(
+    matching(/^(\d+|Iv[0-9A-Za-z.]+)$/, "expected the App ID (digits) or its Client ID"),
+  ),
+  githubAppPrivateKey: secret(),
+  githubAppInstallationId: optional(matching(/^\d+$/, "expected the installation's numeric ID")),
   gitlabToken: secret(),
   azdoPat: secret(),
   bitbucketToken: secret(),
@@ -233,6 +238,20 @@ export const OPTION_META: Record<string, OptionMeta> = {
     value: "<token>",
     secret: true,
     env: ["GITHUB_TOKEN"],
+  },
+  githubAppId: {
+    help:
+      "GitHub App ID: post statuses as the app (Commit statuses: read & write) instead of with --github-token",
+    value: "<id>",
+  },
+  githubAppPrivateKey: {
+    help: "The GitHub App's private key, PEM (give it as a file: --github-app-private-key-file)",
+    value: "<pem>",
+    secret: true,
+  },
+  githubAppInstallationId: {
+    help: "The app's installation ID; looked up from the repository when absent",
+    value: "<id>",
   },
   gitlabToken: {
     help: "GitLab token with api scope",
@@ -542,6 +561,9 @@ export function notifierOptions(
     | "provider"
     | "apiUrl"
     | "githubToken"
+    | "githubAppId"
+    | "githubAppPrivateKey"
+    | "githubAppInstallationId"
     | "gitlabToken"
     | "azdoPat"
     | "bitbucketToken"
@@ -558,6 +580,25 @@ export function notifierOptions(
       throw new ConfigError(`--git-url: ${err.message}`, { cause: err });
     }
     throw err;
+  }
+  if (remote.provider === "github" && config.githubAppId) {
+    if (!config.githubAppPrivateKey) {
+      throw new ConfigError(
+        "--github-app-private-key is required with --github-app-id: pass --github-app-private-key-file or set its env var",
+      );
+    }
+    const { githubAppId: appId, githubAppInstallationId: installationId } = config;
+    return {
+      remote,
+      token: "",
+      ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+      ...(config.caFile ? { caFile: config.caFile } : {}),
+      app: {
+        appId,
+        privateKey: () => config.githubAppPrivateKey ?? "",
+        ...(installationId ? { installationId } : {}),
+      },
+    };
   }
   const key = TOKEN_OPTION[remote.provider];
   if (!config[key]) {

@@ -20,10 +20,12 @@ import { defaultGitHubApiUrl } from "./endpoints.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
 import { providerFetch } from "./_transport.ts";
+import type { GitHubApp } from "./github_app.ts";
 import {
   CANCELED_MARKER,
   checkNotifierOptions,
   type Notifier,
+  NotifierError,
   ProviderError,
   readCanceledMarker,
   type ReadStatus,
@@ -64,8 +66,10 @@ export { defaultGitHubApiUrl } from "./endpoints.ts";
 export interface GitHubOptions {
   /** The repository. */
   remote: GitRemote;
-  /** Token with commit status access (or how to read its current value). */
+  /** Token with commit status access (or how to read its current value); unused with `app`. */
   token: Token;
+  /** Authenticate as this GitHub App installation instead of with `token`. */
+  app?: GitHubApp;
   /** API base URL; @default derived from the remote */
   apiUrl?: string;
   /** PEM file of extra CA certificates to trust. */
@@ -84,18 +88,34 @@ export interface GitHubOptions {
  * ```
  */
 export function createGitHubNotifier(options: GitHubOptions): Notifier {
-  const { remote, token, now = Date.now } = options;
+  const { remote, token, app, now = Date.now } = options;
   const baseUrl = checkNotifierOptions(
-    "GitHub",
-    token,
+    app ? "GitHub as an app" : "GitHub",
+    app ? app.privateKey : token,
     options.apiUrl,
     defaultGitHubApiUrl(remote),
   );
+  const fetch = providerFetch(options.caFile);
+  if (app && !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(tokenValue(app.privateKey))) {
+    throw new NotifierError(
+      "Cannot use the GitHub App as --github-app-private-key is not a PEM private key: give the .pem file GitHub issued",
+    );
+  }
+  // The app's auth library is loaded only for an app (a token needs none of it).
+  let minting: Promise<() => Promise<string>> | undefined;
+  const appToken = app
+    ? async () => {
+      minting ??= import("./github_app.ts").then((m) =>
+        m.installationTokens(app, remote, { baseUrl, fetch })
+      );
+      return await (await minting)();
+    }
+    : undefined;
   const octokit = new (OctokitCore.plugin(paginateRest))({
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
-    request: { retries: 0, fetch: providerFetch(options.caFile) },
+    request: { retries: 0, fetch },
   });
   const paced = createPacer(WRITE_SPACING_MS);
   const { owner, repo } = remote;
@@ -107,9 +127,9 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       remaining = value;
     }
   };
-  // The token is read on every call: a rotated one takes effect at once.
-  octokit.hook.before("request", (request) => {
-    request.headers.authorization = `token ${tokenValue(token)}`;
+  // The token is read on every call: a rotated one takes effect at once, an app's is minted.
+  octokit.hook.before("request", async (request) => {
+    request.headers.authorization = `token ${appToken ? await appToken() : tokenValue(token)}`;
   });
   octokit.hook.after("request", (response) => observe(response.headers));
   octokit.hook.error("request", (error) => {

@@ -7,6 +7,7 @@
  */
 import type { GitRemote, ProviderName } from "../git_url.ts";
 import { type Notifier, NotifierError, type Token } from "./notifier.ts";
+import type { GitHubApp } from "./github_app.ts";
 
 /** What every notifier factory takes. */
 export interface CreateNotifierOptions {
@@ -20,6 +21,8 @@ export interface CreateNotifierOptions {
   username?: string;
   /** PEM file of extra CA certificates to trust (`--ca-file`). */
   caFile?: string;
+  /** GitHub only: authenticate as this app installation instead of with `token`. */
+  app?: GitHubApp;
 }
 
 /** Loads a provider's module (and its SDK) only when it is used: start-up stays fast. */

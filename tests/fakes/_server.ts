@@ -57,7 +57,7 @@ export interface FakeServerOptions {
   /** Rewrites a body the way the service reads it before validation (e.g. enum numbers). */
   normalizeBody?(body: unknown): unknown;
   /** Answers requests that are outside the description but part of the real service. */
-  extra?(request: Request, path: string): Response | undefined;
+  extra?(request: Request, path: string): Response | undefined | Promise<Response | undefined>;
   /** Serve HTTPS with tests/fixtures/tls/server.pem (signed by the test CA, ca.pem). */
   tls?: boolean | undefined;
 }
@@ -111,7 +111,7 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
         return [json(400, { message: "Problems parsing JSON" }), text];
       }
     }
-    const extra = o.extra?.(request, path);
+    const extra = await o.extra?.(request, path);
     if (extra) return [extra, body];
     const denied = o.authorize(request);
     if (denied) return [denied, body];

@@ -53,6 +53,8 @@ export interface FakeGitHubOptions {
   rateLimitResetSeconds?: number;
   /** Answer each status POST this late, in ms, as a slow GitHub would (benchmarks). @default 0 */
   answerDelayMs?: number;
+  /** A GitHub App installed on the repositories: its ID, public key (SPKI PEM), installation. */
+  app?: { id: number; publicKey: string; installationId: number };
 }
 
 /** A running fake GitHub. */
@@ -67,6 +69,10 @@ export interface FakeGitHub extends FakeServer {
   statusesOf(sha: string, repo?: string): GitHubStatus[];
   /** Statuses of one commit, oldest first, in ours. */
   commitStatuses(sha: string): { name: string; state: State; description: string }[];
+  /** Installation tokens minted (POST /app/installations/{id}/access_tokens), in order. */
+  appTokens: string[];
+  /** Statuses created with an installation token: posted by the app, not a person. */
+  byApp: number;
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -107,8 +113,41 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
     json(status, body, { ...rateHeaders(), ...headers });
 
+  const appTokens: string[] = [];
+  let byApp = 0;
+  /** The app endpoints (outside the trimmed description): JWT checked like GitHub does. */
+  async function appRoute(request: Request, path: string): Promise<Response | undefined> {
+    const app = options.app;
+    const installation = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(path);
+    const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
+    if (!app || (!installation && !mint)) return undefined;
+    const jwt = /^bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
+    if (!(await validAppJwt(jwt, app))) {
+      return answer(401, {
+        message: "A JSON web token could not be decoded",
+        documentation_url: DOCS,
+        status: "401",
+      });
+    }
+    if (installation && request.method === "GET") {
+      if (!repos.has(`${installation[1]}/${installation[2]}`)) {
+        return answer(404, { message: "Not Found", documentation_url: DOCS });
+      }
+      return answer(200, { id: app.installationId, app_id: app.id, target_type: "Organization" });
+    }
+    if (mint && request.method === "POST" && Number(mint[1]) === app.installationId) {
+      const token = `ghs_${crypto.randomUUID().replaceAll("-", "")}`;
+      appTokens.push(token);
+      tokens.add(token);
+      const expires = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
+      return answer(201, { token, expires_at: expires, permissions: { statuses: "write" } });
+    }
+    return answer(404, { message: "Not Found", documentation_url: DOCS });
+  }
+
   const server = startFakeServer({
     tls: options.tls,
+    extra: (request, path) => appRoute(request, path),
     spec: githubSpec(),
     prefix,
     authorize(request) {
@@ -132,7 +171,9 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         documentation_url: DOCS,
       });
     },
-    route({ url, path, body, operation }) {
+    route({ url, path, body, operation, request }) {
+      const by =
+        /^(?:token|bearer)\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
       const m =
         /^\/repos\/([^/]+)\/([^/]+)\/(?:statuses\/([^/]+)|commits\/([^/]+)\/(statuses|status))$/
           .exec(path);
@@ -152,17 +193,17 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         const delay = options.answerDelayMs ?? 0;
         if (delay > 0) {
           return new Promise<Response>((resolve) =>
-            setTimeout(() => resolve(create(url, repo, m[3]!, body)), delay)
+            setTimeout(() => resolve(create(url, repo, m[3]!, body, by)), delay)
           );
         }
-        return create(url, repo, m[3]!, body);
+        return create(url, repo, m[3]!, body, by);
       }
       const list = statuses.get(`${repo}@${m[4]}`) ?? [];
       return m[5] === "statuses" ? page(url, list) : combined(m[4]!, list);
     },
   });
 
-  function create(url: URL, repo: string, sha: string, body: unknown): Response {
+  function create(url: URL, repo: string, sha: string, body: unknown, by: string): Response {
     const input = body as {
       state: string;
       description?: string | null;
@@ -189,6 +230,7 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         "This SHA and context has reached the maximum number of statuses.",
       );
     }
+    if (appTokens.includes(by)) byApp++;
     const now = new Date().toISOString();
     const status: GitHubStatus = {
       id: nextId++,
@@ -244,6 +286,10 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
   const statusesOf = (sha: string, repo = [...repos][0]!) => statuses.get(`${repo}@${sha}`) ?? [];
   return Promise.resolve({
     ...server,
+    appTokens,
+    get byApp() {
+      return byApp;
+    },
     url: `${server.origin}${prefix}`,
     statuses,
     tokens,
@@ -255,4 +301,38 @@ export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGi
         return { name: s.context, state, description };
       }),
   });
+}
+
+/** Whether `jwt` is an RS256 JWT the app signed, issued by it, and within its lifetime. */
+async function validAppJwt(
+  jwt: string,
+  app: { id: number; publicKey: string },
+): Promise<boolean> {
+  const [head, payload, signature] = jwt.split(".");
+  if (!head || !payload || !signature) return false;
+  const decode = (part: string) =>
+    Uint8Array.from(atob(part.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  try {
+    const header = JSON.parse(new TextDecoder().decode(decode(head)));
+    const claims = JSON.parse(new TextDecoder().decode(decode(payload)));
+    const der = decode(app.publicKey.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""));
+    const key = await crypto.subtle.importKey(
+      "spki",
+      der,
+      { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
+    const signed = await crypto.subtle.verify(
+      "RSASSA-PKCS1-v1_5",
+      key,
+      decode(signature),
+      new TextEncoder().encode(`${head}.${payload}`),
+    );
+    const now = Math.floor(Date.now() / 1000);
+    return signed && header.alg === "RS256" && String(claims.iss) === String(app.id) &&
+      claims.exp > now && claims.iat <= now + 60 && claims.exp - claims.iat <= 600;
+  } catch {
+    return false;
+  }
 }
