@@ -31,20 +31,30 @@ export function installationTokens(
   repository: { owner: string; repo: string },
   options: { baseUrl: string; fetch: typeof fetch },
 ): () => Promise<string> {
-  const key = tokenValue(app.privateKey);
   const plain = new Octokit({
     baseUrl: options.baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
     request: { retries: 0, fetch: options.fetch },
   });
-  const auth = createAppAuth({ appId: app.appId, privateKey: key, request: plain.request });
+  // One auth (and its token cache) per key: a rotated key file starts a new one.
+  let current: { key: string; auth: ReturnType<typeof createAppAuth> } | undefined;
+  const appAuth = () => {
+    const key = tokenValue(app.privateKey);
+    if (current?.key !== key) {
+      current = {
+        key,
+        auth: createAppAuth({ appId: app.appId, privateKey: key, request: plain.request }),
+      };
+    }
+    return current.auth;
+  };
   let installationId: Promise<number> | undefined = app.installationId
     ? Promise.resolve(Number(app.installationId))
     : undefined;
 
   const lookUp = async () => {
-    const { token } = await auth({ type: "app" });
+    const { token } = await appAuth()({ type: "app" });
     const { data } = await plain.request("GET /repos/{owner}/{repo}/installation", {
       ...repository,
       headers: { authorization: `bearer ${token}` },
@@ -57,7 +67,8 @@ export function installationTokens(
       installationId = undefined; // look up again next time
       throw err;
     });
-    const { token } = await auth({ type: "installation", installationId: await installationId });
+    const id = await installationId;
+    const { token } = await appAuth()({ type: "installation", installationId: id });
     return token;
   };
 }
