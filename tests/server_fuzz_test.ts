@@ -6,36 +6,7 @@ import assert from "node:assert/strict";
 import type { ParsedEvent } from "../src/flux/events.ts";
 import { createHandler } from "../src/server.ts";
 import { fixture } from "./_cli.ts";
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ODD_VALUES = [null, 0, -1, 1.5, "", "x", true, [], {}, [null], { ID: 1 }, "\u0000", 1e308];
-
-function mutate(value: unknown, random: () => number, depth = 0): unknown {
-  if (random() < 0.15) return ODD_VALUES[Math.floor(random() * ODD_VALUES.length)];
-  if (Array.isArray(value)) {
-    const out = value.map((v) => mutate(v, random, depth + 1));
-    if (random() < 0.2) out.splice(Math.floor(random() * (out.length + 1)), 1);
-    return out;
-  }
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (random() < 0.1) continue;
-      out[k] = mutate(v, random, depth + 1);
-    }
-    return out;
-  }
-  return value;
-}
+import { mutate, prng } from "./fakes/fuzz.ts";
 
 Deno.test("the event route answers 2xx or 4xx, never 5xx, to 2000 mutated fluxd events", async () => {
   const names = [

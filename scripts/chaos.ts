@@ -1,0 +1,292 @@
+/**
+ * `deno task chaos [--quick]`: the promise under crashes and hostile input, as counts anyone can
+ * rerun (issue 14), printed and written to RELIABILITY.md (full run only).
+ *
+ * 1. Crash chaos: fluxd and Flux v2 sync events flow into a daemon (from source, with the release
+ *    binaries' permissions) while the fake GitLab flaps (503s, 429s with Retry-After: GitLab, as
+ *    GitHub's one-write-a-second pacing would make the run last an hour); the daemon
+ *    is killed with SIGKILL at random points, events in flight included, and restarted on the same
+ *    store. At the end every acknowledged event's final statuses must be at the provider, no final
+ *    state overwritten, and identical re-sends at most one per kill.
+ * 2. Fuzzing: mutated, truncated, deeply nested and random-byte bodies to `/v6/events` and
+ *    `/flux2/events` (unsigned, and signed with the right key) of the real handler and intake on
+ *    a real store: never a 5xx, never an unhandled rejection, memory within a stated bound, and a
+ *    good event still lands afterwards.
+ *
+ * @module
+ */
+import { PERMISSIONS } from "./compile.ts";
+import { procStat, sleep, startDaemonServer } from "./_proc.ts";
+import { createIntake } from "../src/intake.ts";
+import { Flux2Intake } from "../src/flux2_intake.ts";
+import type { Notifier } from "../src/notifiers/notifier.ts";
+import { Outbox } from "../src/outbox.ts";
+import { createHandler } from "../src/server.ts";
+import { startFakeGitLab } from "../tests/fakes/gitlab.ts";
+import { shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
+import { fuzzedBody, prng } from "../tests/fakes/fuzz.ts";
+import { flux2Fixture, signature } from "../tests/fakes/notification_controller.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const CYCLES = QUICK ? 10 : 60;
+const FUZZ = QUICK ? 2_000 : 10_000;
+const SEED = 20261203;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const random = prng(SEED);
+const report: string[] = [];
+const say = (line: string) => {
+  console.log(line);
+  report.push(line);
+};
+
+// 1. Crash chaos.
+{
+  await using gl = await startFakeGitLab({ projects: ["acme/app"] });
+  const dir = await Deno.makeTempDir({ prefix: "flux-status-chaos-" });
+  const store = `${dir}/kv.sqlite`;
+  const acked: { source: "fluxd" | "flux2"; sha: string }[] = [];
+  let sent = 0, n = 0, kills = 0;
+  const flux2Names = (sha: string) =>
+    ["sync", "workload"].map((a) => ({
+      sha,
+      context: `flux-status/chaos/kustomization/flux-system/apps/${a}`,
+    }));
+  const expected = () =>
+    acked.flatMap(({ source, sha }) =>
+      source === "fluxd" ? [{ sha, context: "flux-status/chaos/sync" }] : flux2Names(sha)
+    );
+  const start = () =>
+    startDaemonServer({
+      cli: CLI,
+      apiUrl: gl.url,
+      store,
+      permissions: PERMISSIONS,
+      extra: [
+        "--poll-workloads=false",
+        "--instance",
+        "chaos",
+        "--git-url",
+        "https://gitlab.example.com/acme/app.git",
+        "--provider",
+        "gitlab",
+        "--gitlab-token",
+        "test-token",
+      ],
+    });
+  const send = async (url: string) => {
+    const i = n++;
+    const sha = shaOf(1_000_000 + i);
+    const flux2 = i % 2 === 1;
+    const body = flux2
+      ? flux2Fixture("kustomization-applied.json", {
+        revision: `main@sha1:${sha}`,
+        timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+      })
+      : new TextEncoder().encode(JSON.stringify(syncEvent({ commits: [{ revision: sha }] })));
+    sent++;
+    const res = await fetch(`${url}${flux2 ? "/flux2/events" : "/v6/events"}`, {
+      method: "POST",
+      body,
+    });
+    await res.body?.cancel();
+    if (res.status === 200) acked.push({ source: flux2 ? "flux2" : "fluxd", sha });
+  };
+
+  for (let cycle = 0; cycle < CYCLES; cycle++) {
+    const d = await start();
+    // The provider flaps: some cycles begin with 503s or a 429 asking for a second.
+    const flap = random();
+    if (flap < 0.3) {
+      for (let f = 0; f < 3; f++) gl.faults.push({ status: 503, method: "POST" });
+    } else if (flap < 0.45) {
+      gl.faults.push({
+        status: 429,
+        method: "POST",
+        headers: { "retry-after": "1" },
+        body: "Retry later\n",
+      });
+    }
+    // A few events, then the kill at a random point among them and the deliveries they start.
+    const events = 1 + Math.floor(random() * 6);
+    for (let e = 0; e < events; e++) {
+      await send(d.url).catch(() => {});
+      await sleep(random() * 40);
+    }
+    // Kill with an event in flight: inside the KV commit or the answer, as chance falls.
+    const inFlight = send(d.url).catch(() => {});
+    await sleep(random() * 3);
+    await d.stop(); // SIGKILL
+    kills++;
+    await inFlight;
+  }
+  gl.faults.length = 0;
+  const final = await start();
+  const posted = (sha: string, context: string) =>
+    (gl.history.get(sha) ?? []).filter((j) => j.name === context); // oldest first
+  const landed = () =>
+    expected().every(({ sha, context }) =>
+      posted(sha, context).some((j) => j.status === "success")
+    );
+  const deadline = performance.now() + 120_000;
+  while (!landed() && performance.now() < deadline) await sleep(200);
+  await sleep(1500); // any late re-send would show now
+  await final.stop();
+
+  let lost = 0, duplicates = 0, overwritten = 0, delivered = 0;
+  for (const { sha, context } of expected()) {
+    const posts = posted(sha, context);
+    delivered += posts.length;
+    if (!posts.some((j) => j.status === "success")) lost++;
+    const firstFinal = posts.findIndex((j) => j.status !== "pending");
+    if (firstFinal >= 0 && posts.slice(firstFinal).some((j) => j.status === "pending")) {
+      overwritten++;
+    }
+    for (let i = 1; i < posts.length; i++) {
+      const [a, b] = [posts[i - 1]!, posts[i]!];
+      if (a.status === b.status && a.description === b.description) duplicates++;
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+  say(`## Crash chaos (seed ${SEED})`);
+  say("");
+  say(
+    `| kills | events sent | acked (2xx) | statuses expected | delivered (POSTs) | identical re-sends | overwritten finals | lost |`,
+  );
+  say(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
+  say(
+    `| ${kills} | ${sent} | ${acked.length} | ${expected().length} | ${delivered} | ${duplicates} | ${overwritten} | ${lost} |`,
+  );
+  say("");
+  if (lost > 0 || overwritten > 0 || duplicates > kills) {
+    console.error("error: the promise broke under crash chaos (see the counts above)");
+    Deno.exitCode = 1;
+  }
+}
+
+// 2. Fuzzing the event routes of the real handler and intake, on a real store.
+{
+  const parked: Notifier = {
+    provider: "none",
+    setStatus: () => new Promise(() => {}),
+    getStatus: () => Promise.resolve(undefined),
+    listStatuses: () => Promise.resolve([]),
+  };
+  const dir = await Deno.makeTempDir({ prefix: "flux-status-fuzz-" });
+  const kv = await Deno.openKv(`${dir}/kv.sqlite`);
+  const outbox = new Outbox({ kv, notifier: parked, instance: "fuzz" });
+  const accept = createIntake({ kv, outbox });
+  const flux2 = new Flux2Intake({ kv, outbox, pendingTimeoutMs: 1_200_000 });
+  const KEY = "fuzz-hmac-key";
+  const handler = (signed: boolean) =>
+    createHandler({
+      maxEventBytes: 1 << 20,
+      onEvent: async (e) => ({ statuses: e.outcome ? await accept(e.outcome) : 0 }),
+      onFlux2Event: (o) => flux2.accept(o).then((statuses) => ({ statuses })),
+      onSocket: () => {},
+      notReadyReasons: () => [],
+      ...(signed ? { flux2HmacKey: new TextEncoder().encode(KEY) } : {}),
+    });
+  const [open, keyed] = [handler(false), handler(true)];
+  let unhandled = 0;
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    unhandled++;
+    e.preventDefault();
+  });
+  const fluxdSeeds = ["event-sync.json", "event-sync-errors.json", "event-release.json"].map(
+    (name) =>
+      JSON.parse(
+        Deno.readTextFileSync(new URL(`../../shared/fixtures/flux/${name}`, import.meta.url)),
+      ),
+  );
+  const flux2Seeds = [
+    "kustomization-applied.json",
+    "helmrelease-upgrade-failed.json",
+    "kustomization-progressing.json",
+  ].map((name) => JSON.parse(new TextDecoder().decode(flux2Fixture(name))));
+  // The heap after a full collection (the task runs with --expose-gc), and RSS, before and after.
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  const heapMb = () => (gc(), Deno.memoryUsage().heapUsed / 1024 / 1024);
+  const [rss0, heap0] = [procStat(Deno.pid).rssMb, heapMb()];
+  say(`## Fuzzing (seed ${SEED})`);
+  say("");
+  say("| route | inputs | 2xx | 4xx | 5xx |");
+  say("| --- | --- | --- | --- | --- |");
+  let fiveHundreds = 0;
+  const routes = [
+    { name: "/v6/events", path: "/v6/events", seeds: fluxdSeeds, h: open, sign: false },
+    {
+      name: "/flux2/events (unsigned)",
+      path: "/flux2/events",
+      seeds: flux2Seeds,
+      h: open,
+      sign: false,
+    },
+    {
+      name: "/flux2/events (signed)",
+      path: "/flux2/events",
+      seeds: flux2Seeds,
+      h: keyed,
+      sign: true,
+    },
+  ];
+  for (const route of routes) {
+    const counts = { ok: 0, client: 0, server: 0 };
+    for (let i = 0; i < FUZZ; i++) {
+      const body = fuzzedBody(route.seeds[i % route.seeds.length], random);
+      const headers: Record<string, string> = route.sign
+        ? { "x-signature": await signature(body, KEY) }
+        : {};
+      const res = await route.h(
+        new Request(`http://fuzz${route.path}`, { method: "POST", body, headers }),
+      );
+      await res.body?.cancel();
+      if (res.status >= 500) counts.server++;
+      else if (res.status >= 400) counts.client++;
+      else counts.ok++;
+    }
+    fiveHundreds += counts.server;
+    say(`| ${route.name} | ${FUZZ} | ${counts.ok} | ${counts.client} | ${counts.server} |`);
+  }
+  const good = await open(
+    new Request("http://fuzz/v6/events", {
+      method: "POST",
+      body: JSON.stringify(syncEvent({ commits: [{ revision: shaOf(42) }] })),
+    }),
+  );
+  const goodAnswer = await good.json();
+  const heapGrowth = heapMb() - heap0;
+  const rssGrowth = procStat(Deno.pid).rssMb - rss0;
+  const queued = (await outbox.stats()).depth;
+  // What stays is the queue the accepted inputs built (no provider here): about 1 KiB a status.
+  const BOUND_MB = 8 + queued / 1024;
+  say("");
+  say(
+    `After fuzzing: a good event answered ${good.status} with ${goodAnswer.statuses} status(es); ${unhandled} unhandled rejections; ${queued} statuses queued by the accepted inputs; live heap grew ${
+      heapGrowth.toFixed(1)
+    } MiB after a full GC (bound ${
+      BOUND_MB.toFixed(1)
+    } MiB: 8 plus 1 KiB a queued status); RSS grew ${
+      rssGrowth.toFixed(1)
+    } MiB (the allocator keeps what the collected garbage used).`,
+  );
+  say("");
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+  if (fiveHundreds > 0 || unhandled > 0 || good.status !== 200 || heapGrowth > BOUND_MB) {
+    console.error("error: fuzzing found a 5xx, an unhandled rejection, growth or a lost event");
+    Deno.exitCode = 1;
+  }
+}
+
+if (!QUICK) {
+  const path = new URL("../RELIABILITY.md", import.meta.url).pathname;
+  await Deno.writeTextFile(
+    path,
+    `# Reliability\n\nWritten by \`deno task chaos\` on ${
+      new Date().toISOString().slice(0, 10)
+    }: ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}. See scripts/chaos.ts for each method.\n\n${
+      report.join("\n")
+    }\n`,
+  );
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
+}
