@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseGitUrl } from "../src/git_url.ts";
-import { messageOf } from "../src/notifiers/_http.ts";
+import { createHttpClient, messageOf } from "../src/notifiers/_http.ts";
 import { createBitbucketNotifier, statusKey } from "../src/notifiers/bitbucket.ts";
 import { createBitbucketServerNotifier } from "../src/notifiers/bitbucket_server.ts";
 import { apiUrlFor } from "../src/notifiers/endpoints.ts";
@@ -138,4 +138,49 @@ Deno.test("messageOf() reads each forge's error body", () => {
   assert.equal(messageOf({ errors: [{ message: "a" }, { message: "b" }] }), "a: b");
   assert.equal(messageOf("Retry later\n"), "Retry later");
   assert.equal(messageOf(undefined), "");
+});
+
+Deno.test("the fetch helper: a hung connection times out, a DNS failure and an HTML 200 are failures, not crashes", async () => {
+  // A server that accepts and never answers: only the request timeout can end the call.
+  const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of hung) held.push(conn);
+  })();
+  const client = (baseUrl: string, timeoutMs = 30_000) =>
+    createHttpClient({
+      provider: "gitea",
+      label: "Gitea",
+      baseUrl,
+      authorization: () => "token t",
+      timeoutMs,
+    });
+  const get = { method: "GET", path: "/x", doing: "read statuses of 2f0ab35" } as const;
+  await assert.rejects(
+    client(`http://127.0.0.1:${(hung.addr as Deno.NetAddr).port}`, 200).request(get),
+    (err: Error) =>
+      err instanceof ProviderError && err.status === 0 && err.kind === "transient" &&
+      /the request timed out/.test(err.message),
+  );
+  hung.close();
+  for (const c of held) c.close();
+  await accepting.catch(() => {});
+  await assert.rejects(
+    client("http://flux-status-test.invalid").request(get),
+    (err: Error) => err instanceof ProviderError && err.status === 0 && err.kind === "transient",
+  );
+
+  await using gt = await startFakeGitea({ repos: ["acme/app"] });
+  gt.faults.push({ status: 200, body: "<html>Sign in</html>" });
+  const gitea = createGiteaNotifier({
+    remote: parseGitUrl("https://git.example.org/acme/app.git", "gitea"),
+    token: "test-token",
+    apiUrl: gt.url,
+  });
+  await assert.rejects(
+    gitea.getStatus(SHA, "flux-status/dev/sync"),
+    (err: Error) =>
+      err instanceof ProviderError && err.kind === "transient" &&
+      /answered 200 without the JSON array its API returns: check --api-url/.test(err.message),
+  );
 });

@@ -8,7 +8,7 @@
  * @module
  */
 import { noAnswer, providerFailure } from "./_errors.ts";
-import type { ProviderError } from "./notifier.ts";
+import { ProviderError } from "./notifier.ts";
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -47,6 +47,8 @@ export interface HttpRequest {
   doing: string;
   /** Statuses answered as a result rather than thrown (e.g. 404 for "no such status"). */
   accept?: number[];
+  /** The JSON a 2xx must carry; anything else (an HTML page from a proxy, say) is a failure. */
+  expect?: "array" | "object";
 }
 
 /** An answer. */
@@ -112,6 +114,12 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
       if (reported !== null && Number.isFinite(Number(reported))) remaining = Number(reported);
       const text = await res.text().catch(() => "");
       const data = parseJson(text);
+      if (res.ok && req.expect && !shaped(data, req.expect)) {
+        throw new ProviderError(
+          `Cannot ${req.doing} as ${o.label} answered ${res.status} without the JSON ${req.expect} its API returns: check --api-url points at the API (a proxy or login page answers HTML)`,
+          { provider: o.provider, status: res.status, kind: "transient" },
+        );
+      }
       if (res.ok || req.accept?.includes(res.status)) {
         return { status: res.status, headers: res.headers, data: data as T };
       }
@@ -127,6 +135,12 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
       headers: res.headers,
     });
   }
+}
+
+function shaped(data: unknown, expect: "array" | "object"): boolean {
+  return expect === "array"
+    ? Array.isArray(data)
+    : typeof data === "object" && data !== null && !Array.isArray(data);
 }
 
 function parseJson(text: string): unknown {

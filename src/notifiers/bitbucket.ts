@@ -136,6 +136,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
         signal,
         doing: `read statuses of ${sha.slice(0, 7)}`,
         accept: [404],
+        expect: "object",
       });
       return res.status === 404 ? undefined : toReadStatus(res.data, name);
     },
@@ -146,6 +147,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
           method: "GET",
           path: `${commitPath(sha)}/statuses`,
           query: { pagelen: 100, page, sort: "-created_on" },
+          expect: "object",
           signal,
           doing: `read statuses of ${sha.slice(0, 7)}`,
         });

@@ -120,6 +120,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
         signal,
         doing: `read statuses of ${sha.slice(0, 7)}`,
         accept: [404],
+        expect: "object",
       });
       return res.status === 404 ? undefined : toReadStatus(res.data, name);
     },
@@ -133,6 +134,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
           method: "GET",
           path: `/build-status/latest/commits/${sha}`,
           query: { orderBy: "NEWEST", start, limit: PAGE },
+          expect: "object",
           signal,
           doing: `read statuses of ${sha.slice(0, 7)}`,
         });

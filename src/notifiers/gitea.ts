@@ -105,6 +105,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
         method: "GET",
         path: `${repoPath}/commits/${sha}/statuses`,
         query: { page, limit: PAGE },
+        expect: "array",
         signal,
         doing: `read statuses of ${sha.slice(0, 7)}`,
       });
