@@ -24,6 +24,20 @@ import { type SecretFile, SecretFiles } from "./src/secret_files.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
+/** The store cannot be opened; the daemon does not start. */
+export class StoreError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message what failed and what to do
+   * @param options the cause
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}
+
 /** Replaceable parts, for tests and the demo. */
 export interface DaemonDeps {
   /** Time source. @default systemClock */
@@ -66,7 +80,16 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   });
 
   await Deno.mkdir(dirname(config.store), { recursive: true });
-  const kv = await Deno.openKv(config.store);
+  let kv: Deno.Kv;
+  try {
+    kv = await Deno.openKv(config.store);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new StoreError(
+      `Cannot open the store '${config.store}' (${why}): check the volume is mounted and writable; a file that is not a Deno KV store must be moved aside or restored from a backup`,
+      { cause: err },
+    );
+  }
   const controller = new AbortController();
   const hardStop = new AbortController();
   const outbox = new Outbox({

@@ -126,11 +126,19 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
         });
         return json(err.status, { error: err.message, issues: err.issues });
       }
+      const error = err instanceof Error ? err.message : String(err);
       log.error("Failed on {method} {path}: {error}", {
         method: request.method,
         path: pathname,
-        error: err instanceof Error ? err.message : String(err),
+        error,
       });
+      if (source) {
+        // The event was not stored (the store failed): fluxd and notification-controller send
+        // it again, so say why and when to come back rather than a bare 500.
+        return json(503, { error: `Cannot store the event now: ${error}` }, {
+          "retry-after": "10",
+        });
+      }
       return new Response("Internal Server Error", { status: 500 });
     }
   }

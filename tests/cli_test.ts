@@ -195,3 +195,28 @@ Deno.test("--help works on every command", async () => {
     assert.ok(daemon.stdout.includes(flag), flag);
   }
 });
+
+Deno.test("a store file that is not a Deno KV store stops the daemon with one line saying what to do", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/kv.sqlite`, crypto.getRandomValues(new Uint8Array(8192)));
+    const out = await runCli([
+      "daemon",
+      "--git-url",
+      "git@github.com:acme/app.git",
+      "--github-token",
+      "x",
+      "--listen",
+      "127.0.0.1:0",
+      "--store",
+      `${dir}/kv.sqlite`,
+    ]);
+    assert.notEqual(out.code, 0);
+    assert.match(
+      out.stderr,
+      /^error: Cannot open the store '.*kv.sqlite' \(file is not a database\): check the volume/m,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

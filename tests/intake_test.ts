@@ -111,3 +111,39 @@ Deno.test("events at the sizes fluxd really sends are stored and answered 2xx", 
     });
   }
 });
+
+Deno.test("a store that refuses the event's commit gets fluxd a 503 saying why, never a silent 2xx", async () => {
+  await using dir = await tempDir();
+  using real = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  // A full disk: every commit is refused.
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          op.commit = () => Promise.reject(new Error("database or disk is full"));
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const outbox = new Outbox({ kv, notifier: parked, instance: "dev", clock: new ManualClock() });
+  const accept = createIntake({ kv, outbox });
+  const handler = createHandler({
+    maxEventBytes: 1 << 20,
+    onEvent: async (e) => ({ statuses: e.outcome ? await accept(e.outcome) : 0 }),
+    onSocket: () => {},
+    notReadyReasons: () => [],
+  });
+  const res = await handler(
+    new Request("http://x/v6/events", {
+      method: "POST",
+      body: JSON.stringify(event({ commits: commits(1) })),
+    }),
+  );
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "10");
+  assert.match((await res.json()).error, /^Cannot store the event now: database or disk is full/);
+});
