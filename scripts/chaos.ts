@@ -12,6 +12,8 @@
  *    `/flux2/events` (unsigned, and signed with the right key) of the real handler and intake on
  *    a real store: never a 5xx, never an unhandled rejection, memory within a stated bound, and a
  *    good event still lands afterwards.
+ * 3. Fuzzing fluxd's WebSocket on a daemon process: broken frames and hostile JSON-RPC replies;
+ *    the daemon stays healthy and the next good event lands.
  *
  * @module
  */
@@ -274,6 +276,99 @@ const say = (line: string) => {
   await Deno.remove(dir, { recursive: true });
   if (fiveHundreds > 0 || unhandled > 0 || good.status !== 200 || heapGrowth > BOUND_MB) {
     console.error("error: fuzzing found a 5xx, an unhandled rejection, growth or a lost event");
+    Deno.exitCode = 1;
+  }
+}
+
+// 3. Fuzzing fluxd's WebSocket: what a broken or hostile fluxd could send on /v11/daemon.
+{
+  const dir = await Deno.makeTempDir({ prefix: "flux-status-wsfuzz-" });
+  const d = await startDaemonServer({
+    cli: CLI,
+    apiUrl: "http://127.0.0.1:9",
+    store: `${dir}/kv.sqlite`,
+    permissions: PERMISSIONS,
+    extra: ["--poll-workloads=false"],
+  });
+  const port = Number(new URL(d.url).port);
+  const encoder = new TextEncoder();
+  /** A client frame (masked, as RFC 6455 requires of clients), or a broken one. */
+  const frame = (opcode: number, payload: Uint8Array, options: { lie?: boolean } = {}) => {
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    const len = payload.length;
+    const head = options.lie
+      ? [0x80 | opcode, 0x80 | 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] // 2^63 bytes
+      : len < 126
+      ? [0x80 | opcode, 0x80 | len]
+      : [0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff];
+    const masked = payload.map((b, i) => b ^ mask[i % 4]!);
+    return new Uint8Array([...head, ...mask, ...masked]);
+  };
+  const inputs = (i: number): Uint8Array => {
+    const json = (v: unknown) => encoder.encode(JSON.stringify(v));
+    switch (i % 8) {
+      case 0:
+        return crypto.getRandomValues(new Uint8Array(1 + Math.floor(random() * 200)));
+      case 1:
+        return frame(0x1, encoder.encode("text frames are not fluxd's")); // text frame
+      case 2: // a reply to a call never made, or made twice
+        return frame(0x2, json({ id: Math.floor(random() * 5), result: null, error: null }));
+      case 3:
+        return frame(0x2, json({ id: "x", result: { Result: [] }, error: "boom" }));
+      case 4:
+        return frame(0x2, encoder.encode("[".repeat(3000) + "]".repeat(3000))); // deep nesting
+      case 5:
+        return frame(0x2, new Uint8Array(0), { lie: true }); // a length no one can send
+      case 6: // truncated frame
+        return frame(0x2, json({ id: 1, result: {} })).slice(0, 5);
+      default:
+        return frame(0x2, crypto.getRandomValues(new Uint8Array(Math.floor(random() * 300))));
+    }
+  };
+  let sentFrames = 0, connections = 0, refusedUpgrades = 0;
+  while (sentFrames < FUZZ) {
+    connections++;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    } catch {
+      break; // the daemon is gone: reported below
+    }
+    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+    await conn.write(encoder.encode(
+      `GET /v11/daemon HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: fluxd/1.25.4\r\n\r\n`,
+    ));
+    const head = new Uint8Array(1024);
+    const n = await conn.read(head).catch(() => null);
+    if (!n || !new TextDecoder().decode(head.subarray(0, n)).startsWith("HTTP/1.1 101")) {
+      refusedUpgrades++;
+    }
+    // Up to 50 inputs per connection, until the daemon closes it.
+    for (let k = 0; k < 50 && sentFrames < FUZZ; k++) {
+      sentFrames++;
+      const ok = await conn.write(inputs(sentFrames)).then(() => true, () => false);
+      if (!ok) break;
+    }
+    try {
+      conn.close();
+    } catch { /* closed by the daemon */ }
+  }
+  const alive = await fetch(`${d.url}/healthz`).then((r) => (r.body?.cancel(), r.status), () => 0);
+  const after = await fetch(`${d.url}/v6/events`, {
+    method: "POST",
+    body: JSON.stringify(syncEvent({ commits: [{ revision: shaOf(43) }] })),
+  }).then((r) => (r.body?.cancel(), r.status), () => 0);
+  await d.stop();
+  await Deno.remove(dir, { recursive: true });
+  say(`## Fuzzing fluxd's WebSocket (seed ${SEED})`);
+  say("");
+  say(
+    `${sentFrames} inputs (random bytes, text frames, replies with unknown or repeated ids, 3,000-deep nesting, 2^63-byte length headers, truncated frames, random binary frames) over ${connections} connections (${refusedUpgrades} upgrades refused). Afterwards /healthz answered ${alive} and a good event ${after}.`,
+  );
+  say("");
+  if (alive !== 200 || after !== 200) {
+    console.error("error: the daemon did not survive the WebSocket fuzzing");
     Deno.exitCode = 1;
   }
 }
