@@ -28,7 +28,8 @@ Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest fi
   await run.stop();
   assert.equal(await run.outbox.migrate(), 2);
   assert.equal(await run.outbox.migrate(), 0, "once per store");
-  await using again = runOutbox(kv, clock, gitLabNotifier(gl));
+  // One at a time, so the arrival order at the fake is the delivery order.
+  await using again = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
   await again.settledCount(2);
   clock.advance(5_000);
   await again.settledCount(3);
