@@ -91,7 +91,7 @@ function render(
 }
 
 async function readStatus(config: StatusConfig): Promise<number> {
-  const notifier = await createNotifier(notifierOptions(config));
+  const notifier = await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
   const names = await statusNames(config, notifier);
   const read = (name: string, signal?: AbortSignal) =>
     notifier.getStatus(config.commitId, name, signal);

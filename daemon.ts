@@ -66,7 +66,8 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   const secrets = new SecretFiles(deps.secretFiles ?? [], given);
   // Every secret below is read through this view: a rotated file's new value applies at once.
   const config = secrets.live(given);
-  const notifier = deps.notifier ?? await createNotifier(notifierOptions(config));
+  const notifier = deps.notifier ??
+    await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
   const [hostname, port] = splitListen(config.listen);
   let access: Access | undefined; // the provider self-check's finding, or a delivery's
   // Its gauges read the parts below, only when scraped.

@@ -45,3 +45,20 @@ Deno.test("--ca-file that cannot be read is a usage error naming it", async () =
   assert.equal(out.code, 2, out.stderr);
   assert.match(out.stderr, /^error: Cannot read --ca-file '\/nonexistent\/ca.pem' \(NotFound\)/);
 });
+
+Deno.test("[azure-devops] an HTTPS collection URL by IP address through a proxy is refused with the fix, not a crash", async () => {
+  const out = await runCli([
+    "status",
+    "--git-url",
+    "https://dev.azure.com/acme/Platform/_git/app",
+    "--api-url",
+    "https://127.0.0.1:8443/acme",
+    "--commit-id",
+    SHA,
+  ], { AZDO_PAT: "x", HTTPS_PROXY: "http://127.0.0.1:3128" });
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /^error: Cannot call Azure DevOps at 127\.0\.0\.1:8443 through HTTPS_PROXY by IP address: use the server's host name/,
+  );
+});

@@ -23,6 +23,7 @@ import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
   type Notifier,
+  NotifierError,
   type ProviderError,
   type ReadStatus,
   type State,
@@ -80,6 +81,8 @@ export interface AzureDevOpsOptions {
   apiUrl?: string;
   /** PEM file of extra CA certificates to trust. */
   caFile?: string;
+  /** The process environment, for the proxy variables (`HTTPS_PROXY`, `NO_PROXY`). */
+  env?: Record<string, string | undefined>;
   /** Time source for rate-limit resets; @default Date.now */
   now?: () => number;
 }
@@ -125,6 +128,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     options.apiUrl,
     defaultAzureApiUrl(remote),
   );
+  checkProxyHost(collectionUrl, options.env ?? {});
   // The signal of the SDK call being started: the SDK builds its request options synchronously
   // when a call starts, and hands them to every request handler (a seam it supports), where the
   // signal is put on the underlying request.
@@ -313,4 +317,27 @@ const AZURE_STATE_NAMES = {
 function checkedCaFile(caFile: string): string {
   providerFetch(caFile);
   return caFile;
+}
+
+/**
+ * Refuses what the SDK's proxy tunnel cannot do: an HTTPS collection URL by IP address through a
+ * proxy (the tunnel sends the IP as the TLS server name, which Deno's TLS refuses with an error
+ * nothing can catch, so the process would die). A host name works.
+ *
+ * @throws {NotifierError} naming the fix
+ */
+function checkProxyHost(collectionUrl: string, vars: Record<string, string | undefined>): void {
+  const url = new URL(collectionUrl);
+  const env = (name: string) => vars[name] ?? vars[name.toLowerCase()];
+  const proxy = url.protocol === "https:" ? env("HTTPS_PROXY") : env("HTTP_PROXY");
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const isIp = /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.includes(":");
+  const bypassed = (env("NO_PROXY") ?? "").split(",").map((h) => h.trim()).some((h) =>
+    h === "*" || h === host || (h.startsWith(".") && host.endsWith(h))
+  );
+  if (url.protocol === "https:" && proxy && isIp && !bypassed) {
+    throw new NotifierError(
+      `Cannot call Azure DevOps at ${url.host} through HTTPS_PROXY by IP address: use the server's host name in --api-url, or list the address in NO_PROXY`,
+    );
+  }
 }

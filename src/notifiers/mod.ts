@@ -21,6 +21,8 @@ export interface CreateNotifierOptions {
   username?: string;
   /** PEM file of extra CA certificates to trust (`--ca-file`). */
   caFile?: string;
+  /** The process environment, for the proxy variables where an SDK does its own HTTP. */
+  env?: Record<string, string | undefined>;
   /** GitHub only: authenticate as this app installation instead of with `token`. */
   app?: GitHubApp;
 }
