@@ -14,6 +14,8 @@
  *    good event still lands afterwards.
  * 3. Fuzzing fluxd's WebSocket on a daemon process: broken frames and hostile JSON-RPC replies;
  *    the daemon stays healthy and the next good event lands.
+ * 4. Provider faults: one line per answer a provider can give (5xx, limits with and without
+ *    headers, 401, 404, 422, an odd 2xx, refused, reset, DNS) and what the outbox did with it.
  *
  * @module
  */
@@ -22,9 +24,13 @@ import { procStat, sleep, startDaemonServer } from "./_proc.ts";
 import { createIntake } from "../src/intake.ts";
 import { Flux2Intake } from "../src/flux2_intake.ts";
 import type { Notifier } from "../src/notifiers/notifier.ts";
-import { Outbox } from "../src/outbox.ts";
+import { Outbox, type Settled } from "../src/outbox.ts";
 import { createHandler } from "../src/server.ts";
 import { startFakeGitLab } from "../tests/fakes/gitlab.ts";
+import { startFakeGitHub } from "../tests/fakes/github.ts";
+import type { Fault } from "../tests/fakes/_server.ts";
+import { createNotifier } from "../src/notifiers/mod.ts";
+import { parseGitUrl } from "../src/git_url.ts";
 import { shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
 import { fuzzedBody, prng } from "../tests/fakes/fuzz.ts";
 import { flux2Fixture, signature } from "../tests/fakes/notification_controller.ts";
@@ -369,6 +375,134 @@ const say = (line: string) => {
   say("");
   if (alive !== 200 || after !== 200) {
     console.error("error: the daemon did not survive the WebSocket fuzzing");
+    Deno.exitCode = 1;
+  }
+}
+
+// 4. Provider faults: what the outbox does with each answer a provider can give to a status POST.
+{
+  await using gh = await startFakeGitHub();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close(); // nothing listens there now: connection refused
+  const resetting = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of resetting) conn.close(); // accept, then hang up: a reset
+  })().catch(() => {});
+  const reset = Math.floor(Date.now() / 1000) + 120;
+  const cases: { fault: string; apiUrl?: string; push?: Fault; description?: string }[] = [
+    { fault: "500", push: { status: 500, method: "POST" } },
+    {
+      fault: "503 with Retry-After: 5",
+      push: { status: 503, method: "POST", headers: { "retry-after": "5" } },
+    },
+    {
+      fault: "429 with Retry-After: 30",
+      push: { status: 429, method: "POST", headers: { "retry-after": "30" } },
+    },
+    {
+      fault: "403 primary limit (x-ratelimit-remaining: 0, reset in 120 s)",
+      push: {
+        status: 403,
+        method: "POST",
+        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+        body: { message: "API rate limit exceeded for user ID 1." },
+      },
+    },
+    {
+      fault: "403 secondary limit, no headers",
+      push: {
+        status: 403,
+        method: "POST",
+        body: { message: "You have exceeded a secondary rate limit." },
+      },
+    },
+    {
+      fault: "401 Bad credentials",
+      push: { status: 401, method: "POST", body: { message: "Bad credentials" } },
+    },
+    {
+      fault: "404 (repository or commit gone)",
+      push: { status: 404, method: "POST", body: { message: "Not Found" } },
+    },
+    {
+      fault: "422 1,000 statuses for this context",
+      push: {
+        status: 422,
+        method: "POST",
+        body: {
+          message: "Validation Failed",
+          errors: [{
+            resource: "Status",
+            code: "custom",
+            field: "context",
+            message: "This SHA and context has reached the maximum number of statuses.",
+          }],
+        },
+      },
+    },
+    {
+      fault: "2xx with an unexpected body",
+      push: { status: 201, method: "POST", body: "<html>ok</html>" },
+    },
+    { fault: "connection refused", apiUrl: `http://127.0.0.1:${closedPort}` },
+    {
+      fault: "connection reset",
+      apiUrl: `http://127.0.0.1:${(resetting.addr as Deno.NetAddr).port}`,
+    },
+    { fault: "DNS failure", apiUrl: "http://flux-status-chaos.invalid" },
+  ];
+  say("## Provider faults (one status POST each, GitHub notifier, real store)");
+  say("");
+  say("| fault | what the outbox did |");
+  say("| --- | --- |");
+  let wrong = 0;
+  for (const [i, c] of cases.entries()) {
+    const dir = await Deno.makeTempDir({ prefix: "flux-status-fault-" });
+    const kv = await Deno.openKv(`${dir}/kv.sqlite`);
+    if (c.push) gh.faults.push(c.push);
+    const notifier = await createNotifier({
+      remote: parseGitUrl("git@github.com:acme/app.git"),
+      token: "test-token",
+      apiUrl: c.apiUrl ?? gh.url,
+    });
+    const first = Promise.withResolvers<Settled>();
+    const outbox = new Outbox({
+      kv,
+      notifier,
+      instance: "chaos",
+      onSettled: (s) => first.resolve(s),
+    });
+    const stop = new AbortController();
+    const running = outbox.run(stop.signal);
+    await outbox.enqueue([
+      { sha: shaOf(5_000_000 + i), action: "sync", state: "succeeded", description: "Synced" },
+    ]);
+    const s = await Promise.race([first.promise, sleep(40_000).then(() => undefined)]);
+    const pause = outbox.pause.current;
+    stop.abort();
+    await running;
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+    gh.faults.length = 0;
+    const did = !s
+      ? "nothing within 40 s"
+      : s.outcome === "retry"
+      ? `kept it, ${s.kind}: ${
+        pause
+          ? `every call paused ${Math.round((s.delayMs ?? 0) / 1000)} s (${pause.kind})`
+          : `retry in ${Math.round((s.delayMs ?? 0) / 1000)} s`
+      }`
+      : s.outcome === "dropped"
+      ? `dropped it (${s.reason}): ${s.error?.slice(0, 90)}`
+      : s.outcome;
+    if (!s) wrong++;
+    say(`| ${c.fault} | ${did} |`);
+  }
+  resetting.close();
+  say("");
+  if (wrong > 0) {
+    console.error("error: a provider fault left a status undecided");
     Deno.exitCode = 1;
   }
 }
