@@ -21,3 +21,19 @@ Deno.test("deno task demo --flux2 shows signed Flux v2 events becoming statuses 
     /✘ 9b1e4d7 {2}flux-status\/demo\/kustomization\/flux-system\/apps\/workload +failed +HealthCheckFailed/,
   );
 });
+
+for (const provider of ["bitbucket", "bitbucket-server", "gitea"]) {
+  Deno.test(`deno task demo --provider ${provider} runs the Flux v1 story against that fake`, async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", DEMO, "--provider", provider],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(text, /✔ 3f2a9c1 {2}flux-status\/demo\/workload +succeeded Rolled out 1 workload/);
+    assert.match(text, /✘ c0ffee5 {2}flux-status\/demo\/sync +failed +Sync failed: 1 resource/);
+    assert.match(text, new RegExp(`the fake ${provider} received from flux-status`));
+  });
+}
