@@ -13,17 +13,15 @@ import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
 import { defaultGiteaApiUrl } from "./endpoints.ts";
 import {
-  CANCELED_MARKER,
   checkNotifierOptions,
+  markedDescription,
   MAX_DESCRIPTION_LENGTH,
   type Notifier,
-  readCanceledMarker,
+  readMarked,
   type ReadStatus,
   type State,
-  stateFor,
   type Token,
   tokenValue,
-  truncate,
 } from "./notifier.ts";
 
 /** Our states → Gitea's. */
@@ -51,10 +49,12 @@ interface GiteaStatus {
 
 /** Gitea's state → ours; `error` (and `warning`) are canceled only with our marker. */
 export function fromGiteaState(state: string, description: string): State {
-  if (state === "error" || state === "warning") {
-    return readCanceledMarker(description).canceled ? "canceled" : "failed";
-  }
-  return stateFor<string>(TO_GITEA, state) ?? "failed";
+  return readGitea(state, description).state;
+}
+
+/** Gitea's state and description → ours (`warning` reads as `error`). */
+function readGitea(state: string, description: string) {
+  return readMarked(TO_GITEA, state === "warning" ? "error" : state, description);
 }
 
 /** Options for {@linkcode createGiteaNotifier}. */
@@ -124,17 +124,13 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
       return http.rateLimitRemaining;
     },
     async setStatus(sha, status, signal) {
-      const canceled = status.state === "canceled";
       await http.request({
         method: "POST",
         path: `${repoPath}/statuses/${sha}`,
         body: {
           state: TO_GITEA[status.state],
           context: status.name,
-          description: truncate(
-            (canceled ? CANCELED_MARKER : "") + status.description,
-            MAX_DESCRIPTION_LENGTH,
-          ),
+          description: markedDescription(status, MAX_DESCRIPTION_LENGTH),
           ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
         },
         signal,
@@ -154,12 +150,9 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
 }
 
 function toReadStatus(s: GiteaStatus, name: string): ReadStatus {
-  const raw = s.description ?? "";
-  const state = fromGiteaState(s.status, raw);
   return {
     name,
-    state,
-    description: state === "canceled" ? readCanceledMarker(raw).rest : raw,
+    ...readGitea(s.status, s.description ?? ""),
     ...(s.target_url ? { targetUrl: s.target_url } : {}),
     ...(s.updated_at ? { updatedAt: s.updated_at } : {}),
   };

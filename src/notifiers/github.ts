@@ -22,18 +22,16 @@ import { createPacer } from "./_pacing.ts";
 import { providerFetch } from "./_transport.ts";
 import type { GitHubApp } from "./github_app.ts";
 import {
-  CANCELED_MARKER,
   checkNotifierOptions,
+  markedDescription,
   type Notifier,
   NotifierError,
   ProviderError,
-  readCanceledMarker,
+  readMarked,
   type ReadStatus,
   type State,
-  stateFor,
   type Token,
   tokenValue,
-  truncate,
 } from "./notifier.ts";
 
 /** GitHub's state words. */
@@ -56,8 +54,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /** GitHub's state → ours; `error` is `canceled` only when we wrote it so (our marker, any case). */
 export function fromGitHubState(state: string, description: string): State {
-  if (state === "error") return readCanceledMarker(description).canceled ? "canceled" : "failed";
-  return stateFor<string>(TO_GITHUB, state) ?? "failed";
+  return readMarked(TO_GITHUB, state, description).state;
 }
 
 export { defaultGitHubApiUrl } from "./endpoints.ts";
@@ -163,11 +160,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       return remaining;
     },
     async setStatus(sha, status, signal) {
-      const canceled = status.state === "canceled";
-      const description = truncate(
-        (canceled ? CANCELED_MARKER : "") + status.description,
-        GITHUB_DESCRIPTION_LIMIT,
-      );
+      const description = markedDescription(status, GITHUB_DESCRIPTION_LIMIT);
       try {
         await paced(() =>
           octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
@@ -220,13 +213,9 @@ function toReadStatus(
   s: { state: string; description: string | null; target_url: string | null; updated_at: string },
   name: string,
 ): ReadStatus {
-  const raw = s.description ?? "";
-  const state = fromGitHubState(s.state, raw);
-  const description = state === "canceled" ? readCanceledMarker(raw).rest : raw;
   return {
     name,
-    state,
-    description,
+    ...readMarked(TO_GITHUB, s.state, s.description ?? ""),
     ...(s.target_url ? { targetUrl: s.target_url } : {}),
     updatedAt: s.updated_at,
   };

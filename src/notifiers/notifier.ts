@@ -228,6 +228,31 @@ export function readCanceledMarker(description: string): { canceled: boolean; re
 }
 
 /**
+ * The description to write where `canceled` has no word of its own (GitHub, Gitea: `error`):
+ * behind {@linkcode CANCELED_MARKER}, cut to `max` characters.
+ */
+export function markedDescription(status: CommitStatus, max: number): string {
+  return truncate((status.state === "canceled" ? CANCELED_MARKER : "") + status.description, max);
+}
+
+/**
+ * A state and description read back where `canceled` was written as `table.canceled` behind
+ * {@linkcode CANCELED_MARKER}: that word is canceled only with the marker (else failed), any other
+ * word as the table says (an unknown one failed), and the description loses the marker.
+ */
+export function readMarked<W extends string>(
+  table: Record<State, W>,
+  word: string,
+  description: string,
+): { state: State; description: string } {
+  if (word === table.canceled) {
+    const { canceled, rest } = readCanceledMarker(description);
+    return canceled ? { state: "canceled", description: rest } : { state: "failed", description };
+  }
+  return { state: stateFor<string>(table, word) ?? "failed", description };
+}
+
+/**
  * Checks what every notifier needs before any request: a token and, when given, an http(s) API
  * URL. Returns the API base without a trailing slash.
  *
