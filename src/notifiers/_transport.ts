@@ -21,22 +21,32 @@ export function providerFetch(caFile?: string): typeof fetch {
   if (!caFile) return fetch;
   let client = clients.get(caFile);
   if (!client) {
-    let pem: string;
-    try {
-      pem = Deno.readTextFileSync(caFile);
-    } catch (err) {
-      throw new NotifierError(
-        `Cannot read --ca-file '${caFile}' (${
-          err instanceof Error ? err.name : "unreadable"
-        }): check the path and permissions`,
-      );
-    }
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-      throw new NotifierError(`Cannot use --ca-file '${caFile}': it holds no PEM certificate`);
-    }
-    client = Deno.createHttpClient({ caCerts: [pem] });
+    client = Deno.createHttpClient({ caCerts: [readCaFile(caFile)] });
     clients.set(caFile, client);
   }
   const using = client;
   return (input, init) => fetch(input, { ...init, client: using });
+}
+
+/**
+ * The PEM text of `caFile`, checked to hold a certificate (for an SDK that reads the file itself,
+ * this is the check before it does).
+ *
+ * @throws {NotifierError} when it cannot be read or holds no certificate
+ */
+export function readCaFile(caFile: string): string {
+  let pem: string;
+  try {
+    pem = Deno.readTextFileSync(caFile);
+  } catch (err) {
+    throw new NotifierError(
+      `Cannot read --ca-file '${caFile}' (${
+        err instanceof Error ? err.name : "unreadable"
+      }): check the path and permissions`,
+    );
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new NotifierError(`Cannot use --ca-file '${caFile}': it holds no PEM certificate`);
+  }
+  return pem;
 }

@@ -18,7 +18,7 @@ import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.j
 import type { GitRemote } from "../git_url.ts";
 import { defaultAzureApiUrl } from "./endpoints.ts";
 import { abortable } from "./_abortable.ts";
-import { providerFetch } from "./_transport.ts";
+import { readCaFile } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -143,12 +143,14 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     canHandleAuthentication: () => false,
     handleAuthentication: () => Promise.reject(new Error("not handled")),
   };
-  // The SDK does its own HTTP: it reads HTTPS_PROXY/NO_PROXY itself and gets --ca-file here.
+  // The SDK does its own HTTP: it reads HTTPS_PROXY/NO_PROXY itself and gets --ca-file here,
+  // checked first, as the SDK skips a file it cannot read without a word.
+  if (options.caFile) readCaFile(options.caFile);
   const git = new GitApi(collectionUrl, [handler as never], {
     allowRetries: false,
     socketTimeout: 30_000,
     allowRedirects: false,
-    ...(options.caFile ? { cert: { caFile: checkedCaFile(options.caFile) } } : {}),
+    ...(options.caFile ? { cert: { caFile: options.caFile } } : {}),
   }, "flux-status");
   const project = remote.project ?? remote.repo;
   const route = (sha: string) => ({ project, commitId: sha, repositoryId: remote.repo });
@@ -312,12 +314,6 @@ const AZURE_STATE_NAMES = {
   failed: "failed",
   canceled: "notApplicable",
 } as const satisfies Record<State, string>;
-
-/** `caFile`, once checked readable and holding a certificate (the SDK skips a missing file). */
-function checkedCaFile(caFile: string): string {
-  providerFetch(caFile);
-  return caFile;
-}
 
 /**
  * Refuses what the SDK's proxy tunnel cannot do: an HTTPS collection URL by IP address through a
