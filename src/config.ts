@@ -445,15 +445,10 @@ export function resolveConfig(
   const out: Record<string, unknown> = {};
   for (const key of optionKeys(command)) {
     const meta = OPTION_META[key]!;
-    let value: unknown = flags[key] ??
-      meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
-    for (const name of [envName(key), ...(meta.env ?? [])]) {
-      if (value === undefined && env[name] !== undefined && env[name] !== "") value = env[name];
-    }
-    if (value === undefined && meta.secret) {
-      const file = (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"];
-      if (file) value = readSecretFile(flagName(key), file, readTextFile, meta.raw);
-    }
+    const source = sourceOf(key, flags, env);
+    const value = "file" in source
+      ? readSecretFile(flagName(key), source.file, readTextFile, meta.raw)
+      : source.value;
     const raw = value === undefined || typeof value === "boolean" ? value : String(value);
     try {
       const parsed = PARSERS[command][key]!(raw);
@@ -648,9 +643,28 @@ export function secretFiles(given: Pick<ConfigSources, "flags" | "env">): string
  */
 export function secretSources({ flags, env }: Pick<ConfigSources, "flags" | "env">): SecretFile[] {
   return Object.entries(OPTION_META).filter(([, meta]) => meta.secret).flatMap(([key, meta]) => {
-    const path = (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"];
-    const direct = flags[key] !== undefined ||
-      [envName(key), ...(meta.env ?? [])].some((name) => env[name]);
-    return path && !direct ? [{ key, path, ...(meta.raw ? { raw: true } : {}) }] : [];
+    const source = sourceOf(key, flags, env);
+    return "file" in source ? [{ key, path: source.file, ...(meta.raw ? { raw: true } : {}) }] : [];
   });
+}
+
+/**
+ * Where an option's value comes from: a flag (or one of its aliases), else its env vars in order,
+ * else (for a secret) the file its `-file` flag or `_FILE` env var names.
+ */
+function sourceOf(
+  key: string,
+  flags: ConfigSources["flags"],
+  env: ConfigSources["env"],
+): { value: unknown } | { file: string } {
+  const meta = OPTION_META[key]!;
+  const flag = flags[key] ?? meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
+  if (flag !== undefined) return { value: flag };
+  for (const name of [envName(key), ...(meta.env ?? [])]) {
+    if (env[name] !== undefined && env[name] !== "") return { value: env[name] };
+  }
+  const file = meta.secret
+    ? (flags[key + "File"] as string | undefined) ?? env[envName(key) + "_FILE"]
+    : undefined;
+  return file ? { file } : { value: undefined };
 }
