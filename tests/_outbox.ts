@@ -85,3 +85,33 @@ export function runOutbox(
     [Symbol.asyncDispose]: stop,
   };
 }
+
+/**
+ * `real` with every atomic commit refused while `refuse()` says so, as a full disk would;
+ * `onRefused` is called after each refusal is counted.
+ */
+export function refusingCommits(
+  real: Deno.Kv,
+  refuse: () => boolean,
+  message: string,
+  onRefused: () => void = () => {},
+): Deno.Kv {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            if (!refuse()) return commit();
+            onRefused();
+            return Promise.reject(new Error(message));
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

@@ -7,6 +7,7 @@ import { createHandler } from "../src/server.ts";
 import { Watcher } from "../src/watcher.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { tempDir } from "./_cli.ts";
+import { refusingCommits } from "./_outbox.ts";
 import { commitList, HEAD, resourceErrors, syncEvent, workloadIds } from "./fakes/fluxd_events.ts";
 
 const parked: Notifier = {
@@ -116,19 +117,7 @@ Deno.test("a store that refuses the event's commit gets fluxd a 503 saying why, 
   await using dir = await tempDir();
   using real = await Deno.openKv(`${dir.path}/kv.sqlite`);
   // A full disk: every commit is refused.
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          op.commit = () => Promise.reject(new Error("database or disk is full"));
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const kv = refusingCommits(real, () => true, "database or disk is full");
   const outbox = new Outbox({ kv, notifier: parked, instance: "dev", clock: new ManualClock() });
   const accept = createIntake({ kv, outbox });
   const handler = createHandler({

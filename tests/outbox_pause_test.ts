@@ -4,7 +4,7 @@ import { startFakeGitLab } from "./fakes/gitlab.ts";
 import type { Notifier } from "../src/notifiers/notifier.ts";
 import { parseGitUrl } from "../src/git_url.ts";
 import { createGitLabNotifier } from "../src/notifiers/gitlab.ts";
-import { gitLabNotifier, runOutbox, shaOf, syncChange } from "./_outbox.ts";
+import { gitLabNotifier, refusingCommits, runOutbox, shaOf, syncChange } from "./_outbox.ts";
 import { tempDir } from "./_cli.ts";
 
 Deno.test("Outbox pauses every call on a rate limit, stays paused across a restart, then sends one probe", async () => {
@@ -89,24 +89,9 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
       check();
     });
   // The store refuses every commit while `broken`: as a full disk would.
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const commit = op.commit.bind(op);
-          op.commit = () => {
-            if (!broken) return commit();
-            refusals++;
-            for (const check of [...refused]) check();
-            return Promise.reject(new Error("disk full"));
-          };
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  const kv = refusingCommits(real, () => broken, "disk full", () => {
+    refusals++;
+    for (const check of [...refused]) check();
   });
   const gitlab = gitLabNotifier(gl);
   const tookIt = Promise.withResolvers<void>();
