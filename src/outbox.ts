@@ -122,16 +122,18 @@ export interface Settled {
 /** What a status is about on its commit: `action`, or `object/action`; the last key part. */
 const subjectOf = (e: { action: Action; object?: string | undefined }): string =>
   e.object ? `${e.object}/${e.action}` : e.action;
+/** One status of one commit: `sha/subject`, the outbox's and the index's key for it. */
+const idOf = (e: { sha: string; action: Action; object?: string | undefined }): string =>
+  `${e.sha}/${subjectOf(e)}`;
 const entryKey = (sha: string, subject: string): Deno.KvKey => ["outbox", sha, subject];
 const deliveredKey = (sha: string, subject: string): Deno.KvKey => ["delivered", sha, subject];
 
 /** How the loop orders a stored entry (0.1.0 entries, without a rank, rank as older syncs). */
 function queued(e: OutboxEntry, versionstamp: string): Queued {
-  const subject = subjectOf(e);
   return {
-    id: `${e.sha}/${subject}`,
+    id: idOf(e),
     sha: e.sha,
-    subject,
+    subject: subjectOf(e),
     rank: e.rank ?? [
       1,
       Number.MAX_SAFE_INTEGER - e.enqueuedAt * 1000,
@@ -230,8 +232,8 @@ export class Outbox {
   #stage(op: Deno.AtomicOperation, changes: StatusChange[]): OutboxEntry[] {
     const latest = new Map<string, StatusChange>();
     for (const c of changes) {
-      latest.delete(`${c.sha}/${subjectOf(c)}`);
-      latest.set(`${c.sha}/${subjectOf(c)}`, c);
+      latest.delete(idOf(c));
+      latest.set(idOf(c), c);
     }
     const now = this.#clock.now();
     // Newer stages rank first: the sequence grows with time and within one millisecond.
@@ -515,8 +517,7 @@ export class Outbox {
     also(op);
     const result = await op.commit();
     if (!result.ok) return false;
-    const { sha, action, object } = current.value!;
-    this.#index.remove(`${sha}/${subjectOf({ action, object })}`, result.versionstamp);
+    this.#index.remove(idOf(current.value!), result.versionstamp);
     return true;
   }
 
