@@ -26,6 +26,11 @@
  * - **Store failures.** A store that fails is logged and retried with backoff, never in a tight
  *   loop; a status the provider took but the store could not record is remembered in memory and
  *   not sent again while the record is retried.
+ * - **A store from the past.** Entries an earlier run queued, read from the store at start (after
+ *   a restart, or from a store restored from an older backup), are checked against the provider before their first send: one
+ *   read of the commit's statuses per commit. An entry the provider already has a status for,
+ *   written more than {@linkcode PROVIDER_CLOCK_SKEW_MS} after the entry was queued, is not sent:
+ *   that status is newer than the entry (or is the entry itself, delivered just before a crash).
  *
  * @module
  */
@@ -38,6 +43,7 @@ import {
   MAX_DESCRIPTION_LENGTH,
   type Notifier,
   ProviderError,
+  type ReadStatus,
   type StatusChange,
   statusName,
   truncate,
@@ -58,6 +64,12 @@ export interface RetryPolicy {
 }
 
 const DEFAULT_POLICY = { baseMs: 1000, maxMs: 300_000, authRetryMs: 60_000 } satisfies RetryPolicy;
+
+/**
+ * How far the provider's clock may be ahead of ours: an entry loaded at start is skipped only
+ * for a provider status written this much later than the entry was queued.
+ */
+export const PROVIDER_CLOCK_SKEW_MS = 60_000;
 
 /** How long delivered-status records are kept for dedupe. */
 const DELIVERED_TTL_MS = 30 * 24 * 3_600_000;
@@ -106,6 +118,7 @@ export interface OutboxOptions {
 export interface Settled {
   sha: string;
   action: Action;
+  /** `skipped`: identical to the last delivered, or superseded at the provider (`reason`). */
   outcome: "delivered" | "retry" | "dropped" | "skipped";
   /** For `retry`: the wait before the next attempt (the provider pause, for limits and tokens). */
   delayMs?: number;
@@ -113,8 +126,11 @@ export interface Settled {
   error?: string;
   /** For `retry`: the kind of failure. */
   kind?: FailureKind;
-  /** For `dropped`: refused by the provider, or undelivered past `maxAgeMs`. */
-  reason?: "rejected" | "expired";
+  /**
+   * For `dropped`: refused by the provider, or undelivered past `maxAgeMs`; for `skipped`:
+   * `superseded` when the provider has a newer status (an entry loaded at start).
+   */
+  reason?: "rejected" | "expired" | "superseded";
   /** For `delivered`: how long the status waited from its acceptance to the provider's answer. */
   queuedMs?: number;
 }
@@ -170,6 +186,12 @@ export class Outbox {
   #lastSeq = 0;
   #alarm = new Alarm();
   #index = new OutboxIndex();
+  /** When this outbox was created: entries queued earlier come from an earlier run. */
+  #startedAt: number;
+  /** Entries of earlier runs, read at start and not yet checked: sha → subject → versionstamp. */
+  #unverified = new Map<string, Map<string, string>>();
+  /** The provider's statuses of a commit with unverified entries, read once per commit. */
+  #atProvider = new Map<string, Promise<ReadStatus[]>>();
 
   constructor(options: OutboxOptions) {
     const { kv, notifier, instance, targetUrl, clock = systemClock, concurrency = 4 } = options;
@@ -189,6 +211,7 @@ export class Outbox {
     this.#random = options.random ?? Math.random;
     this.#onSettled = options.onSettled ?? (() => {});
     this.#pause = new ProviderPause(kv, notifier.provider, clock);
+    this.#startedAt = clock.now();
   }
 
   /** The provider pause in force (or awaiting its probe), if any. */
@@ -331,7 +354,11 @@ export class Outbox {
           await this.#pause.load();
           // What earlier runs queued; commits landing meanwhile keep their newer versions.
           for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
-            this.#index.put(queued(e.value, e.versionstamp));
+            const item = queued(e.value, e.versionstamp);
+            this.#index.put(item);
+            if (e.value.enqueuedAt >= this.#startedAt) continue; // queued by this run
+            const subjects = this.#unverified.get(item.sha) ?? new Map<string, string>();
+            this.#unverified.set(item.sha, subjects.set(item.subject, e.versionstamp));
           }
           loaded = true;
         }
@@ -426,17 +453,25 @@ export class Outbox {
       return;
     }
     if (!sent) {
+      let newer: ReadStatus | undefined;
       try {
-        await this.#notifier.setStatus(
-          sha,
-          entry.status,
-          AbortSignal.any([abortDelivery, pausing]),
-        );
+        const signal = AbortSignal.any([abortDelivery, pausing]);
+        newer = await this.#newerAtProvider(current as Deno.KvEntry<OutboxEntry>, signal);
+        if (!newer) await this.#notifier.setStatus(sha, entry.status, signal);
       } catch (err) {
         // Called off by a pause that began meanwhile, or by shutdown: the entry keeps its place,
         // no attempt lost.
         if (pausing.aborted || abortDelivery.aborted) return;
         await this.#failed(current as Deno.KvEntry<OutboxEntry>, err);
+        return;
+      }
+      if (newer) {
+        log.warn(
+          "Skipped {status} {state} on {sha}: the provider has {newer} from {updatedAt}, written after it was queued (a store restored from a backup, or delivered just before a crash)",
+          { ...props, newer: newer.state, updatedAt: newer.updatedAt },
+        );
+        await this.#remove(current);
+        this.#onSettled({ sha, action, outcome: "skipped", reason: "superseded" });
         return;
       }
       this.#unrecorded.set(id, entry.status);
@@ -501,8 +536,52 @@ export class Outbox {
       });
     }
     const result = await this.#kv.atomic().check(current).set(current.key, next).commit();
-    if (result.ok) this.#index.put(queued(next, result.versionstamp));
+    if (result.ok) {
+      const item = queued(next, result.versionstamp);
+      this.#index.put(item);
+      // A check of the provider that failed is made again on the next attempt.
+      if (this.#unverified.get(sha)?.get(item.subject) === current.versionstamp) {
+        this.#unverified.get(sha)!.set(item.subject, result.versionstamp);
+      }
+    }
     this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error, kind });
+  }
+
+  /**
+   * For an entry read from the store at start and unchanged since: the provider's status of the
+   * same name when it was written after the entry was queued (beyond the clock skew allowed).
+   * Reads the commit's statuses once for all its entries; marks the entry checked.
+   */
+  async #newerAtProvider(
+    current: Deno.KvEntry<OutboxEntry>,
+    signal: AbortSignal,
+  ): Promise<ReadStatus | undefined> {
+    const entry = current.value, subject = subjectOf(entry);
+    const subjects = this.#unverified.get(entry.sha);
+    if (!subjects?.has(subject)) return undefined;
+    if (subjects.get(subject) !== current.versionstamp) {
+      this.#settleCheck(entry.sha, subject); // changed by an event since start: nothing to check
+      return undefined;
+    }
+    let read = this.#atProvider.get(entry.sha);
+    if (!read) {
+      read = this.#notifier.listStatuses(entry.sha, `flux-status/${this.#instance}/`, signal);
+      this.#atProvider.set(entry.sha, read);
+      read.catch(() => this.#atProvider.delete(entry.sha));
+    }
+    const there = (await read).find((s) => s.name === entry.status.name);
+    this.#settleCheck(entry.sha, subject);
+    const writtenAt = there?.updatedAt ? Date.parse(there.updatedAt) : NaN;
+    return writtenAt > entry.enqueuedAt + PROVIDER_CLOCK_SKEW_MS ? there : undefined;
+  }
+
+  #settleCheck(sha: string, subject: string): void {
+    const subjects = this.#unverified.get(sha);
+    subjects?.delete(subject);
+    if (subjects?.size === 0) {
+      this.#unverified.delete(sha);
+      this.#atProvider.delete(sha);
+    }
   }
 
   /**
