@@ -32,7 +32,9 @@ export async function startServer(
     connect: `ws://127.0.0.1:${port}`,
     pid: child.pid,
     async stop() {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
       await child.status;
     },
   };

@@ -5,8 +5,10 @@
  * 1. Crash chaos: fluxd and Flux v2 sync events flow into a daemon (from source, with the release
  *    binaries' permissions) while the fake GitLab flaps (503s, 429s with Retry-After: GitLab, as
  *    GitHub's one-write-a-second pacing would make the run last an hour); the daemon
- *    is killed with SIGKILL at random points, events in flight included, and restarted on the same
- *    store. At the end every acknowledged event's final statuses must be at the provider, no final
+ *    is killed with SIGKILL, an event in flight, at points taken by turns (at random; at a write
+ *    to the store's WAL, inside a KV commit; when the provider applied a status but before its
+ *    answer left; just after the answer left, before the daemon recorded it), and restarted on
+ *    the same store. At the end every acknowledged event's final statuses must be at the provider, no final
  *    state overwritten, and identical re-sends at most one per kill.
  * 2. Fuzzing: mutated, truncated, deeply nested and random-byte bodies to `/v6/events` and
  *    `/flux2/events` (unsigned, and signed with the right key) of the real handler and intake on
@@ -15,7 +17,8 @@
  * 3. Fuzzing fluxd's WebSocket on a daemon process: broken frames and hostile JSON-RPC replies;
  *    the daemon stays healthy and the next good event lands.
  * 4. Provider faults: one line per answer a provider can give (5xx, limits with and without
- *    headers, 401, 404, 422, an odd 2xx, refused, reset, DNS) and what the outbox did with it.
+ *    headers, 401, 404, 422, an odd 2xx, refused, reset, DNS, a connection that never answers)
+ *    and what the outbox did with it.
  *
  * @module
  */
@@ -53,6 +56,16 @@ const say = (line: string) => {
   const dir = await Deno.makeTempDir({ prefix: "flux-status-chaos-" });
   const store = `${dir}/kv.sqlite`;
   const acked: { source: "fluxd" | "flux2"; sha: string }[] = [];
+  const KILL_POINTS = [
+    "random",
+    "store write",
+    "provider applied, no answer",
+    "answer sent, not recorded",
+  ] as const;
+  const killedAt = Object.fromEntries(KILL_POINTS.map((p) => [p, 0])) as Record<
+    typeof KILL_POINTS[number],
+    number
+  >;
   let sent = 0, n = 0, kills = 0;
   const flux2Names = (sha: string) =>
     ["sync", "workload"].map((a) => ({
@@ -120,10 +133,48 @@ const say = (line: string) => {
       await send(d.url).catch(() => {});
       await sleep(random() * 40);
     }
-    // Kill with an event in flight: inside the KV commit or the answer, as chance falls.
+    // Kill with an event in flight, at a point chosen by turns: at random; at the Nth write to
+    // the store's WAL (inside a KV commit: the event's, or a delivery's record); the moment the
+    // provider has applied a status but before its answer leaves; just after the answer left,
+    // before the daemon can record it.
+    const mode = KILL_POINTS[cycle % KILL_POINTS.length]!;
+    let killed = false;
+    const kill = () => {
+      if (killed) return;
+      killed = true;
+      Deno.kill(d.pid, "SIGKILL");
+    };
+    let armed: Promise<unknown> = Promise.resolve();
+    let disarm = () => {};
+    if (mode === "store write") {
+      const wal = Deno.watchFs(`${store}-wal`);
+      disarm = () => wal.close();
+      const writes = 1 + Math.floor(random() * 4);
+      armed = (async () => {
+        let seen = 0;
+        for await (const change of wal) {
+          if (change.kind === "modify" && ++seen >= writes) return kill();
+        }
+      })();
+    } else if (mode !== "random") {
+      const from = gl.received.length;
+      armed = gl.waitFor(() => {
+        const last = gl.received.at(-1);
+        if (gl.received.length <= from || last?.method !== "POST" || last.status >= 300) {
+          return false;
+        }
+        // The fake's handler runs this before it returns its answer.
+        if (mode === "provider applied, no answer") kill();
+        else setTimeout(kill, 0);
+        return true;
+      }).then(() => sleep(1), () => {}); // after the kill's timer; never reached: the fallback
+    }
     const inFlight = send(d.url).catch(() => {});
-    await sleep(random() * 3);
-    await d.stop(); // SIGKILL
+    await Promise.race([armed, sleep(mode === "random" ? random() * 3 : 3_000)]);
+    disarm();
+    if (killed || mode === "random") killedAt[mode]++;
+    kill(); // when the point was not reached in time (the provider refusing every POST)
+    await d.stop();
     kills++;
     await inFlight;
   }
@@ -163,6 +214,12 @@ const say = (line: string) => {
   say(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
   say(
     `| ${kills} | ${sent} | ${acked.length} | ${expected().length} | ${delivered} | ${duplicates} | ${overwritten} | ${lost} |`,
+  );
+  say("");
+  say(
+    `Kill points, by turns (how many kills landed there; the rest fell back to a kill after 3 s): ${
+      KILL_POINTS.map((p) => `${p} ${killedAt[p]}`).join(", ")
+    }.`,
   );
   say("");
   if (lost > 0 || overwritten > 0 || duplicates > kills) {
@@ -389,6 +446,11 @@ const say = (line: string) => {
   (async () => {
     for await (const conn of resetting) conn.close(); // accept, then hang up: a reset
   })().catch(() => {});
+  const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of hung) held.push(conn); // accept, never answer
+  })().catch(() => {});
   const reset = Math.floor(Date.now() / 1000) + 120;
   const cases: { fault: string; apiUrl?: string; push?: Fault; description?: string }[] = [
     { fault: "500", push: { status: 500, method: "POST" } },
@@ -442,6 +504,22 @@ const say = (line: string) => {
       },
     },
     {
+      fault: "422 description too long",
+      push: {
+        status: 422,
+        method: "POST",
+        body: {
+          message: "Validation Failed",
+          errors: [{
+            resource: "Status",
+            code: "custom",
+            field: "description",
+            message: "description is too long (maximum is 140 characters)",
+          }],
+        },
+      },
+    },
+    {
       fault: "2xx with an unexpected body",
       push: { status: 201, method: "POST", body: "<html>ok</html>" },
     },
@@ -451,6 +529,10 @@ const say = (line: string) => {
       apiUrl: `http://127.0.0.1:${(resetting.addr as Deno.NetAddr).port}`,
     },
     { fault: "DNS failure", apiUrl: "http://flux-status-chaos.invalid" },
+    {
+      fault: "a connection that never answers (30 s request timeout)",
+      apiUrl: `http://127.0.0.1:${(hung.addr as Deno.NetAddr).port}`,
+    },
   ];
   say("## Provider faults (one status POST each, GitHub notifier, real store)");
   say("");
@@ -490,16 +572,22 @@ const say = (line: string) => {
       : s.outcome === "retry"
       ? `kept it, ${s.kind}: ${
         pause
-          ? `every call paused ${Math.round((s.delayMs ?? 0) / 1000)} s (${pause.kind})`
+          ? `every call paused ${Math.round((s.delayMs ?? 0) / 1000)} s (${pause.kind}${
+            pause.kind === "unreachable"
+              ? `: ${s.error?.replace(/^.* could not be reached: /, "")}`
+              : ""
+          })`
           : `retry in ${Math.round((s.delayMs ?? 0) / 1000)} s`
       }`
       : s.outcome === "dropped"
-      ? `dropped it (${s.reason}): ${s.error?.slice(0, 90)}`
+      ? `dropped it (${s.reason}): ${s.error?.slice(0, 120)}`
       : s.outcome;
     if (!s) wrong++;
     say(`| ${c.fault} | ${did} |`);
   }
   resetting.close();
+  hung.close();
+  for (const conn of held) conn.close();
   say("");
   if (wrong > 0) {
     console.error("error: a provider fault left a status undecided");

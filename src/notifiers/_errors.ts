@@ -94,7 +94,11 @@ export function noAnswer(
   f: Omit<Failure, "status" | "message" | "headers">,
   err: unknown,
 ): ProviderError {
-  const timedOut = err instanceof Error && err.name === "TimeoutError";
+  // Octokit wraps what fetch threw; the timeout is then its cause.
+  let timedOut = false;
+  for (let e: unknown = err; e instanceof Error && !timedOut; e = e.cause) {
+    timedOut = e.name === "TimeoutError";
+  }
   return providerFailure({
     ...f,
     status: 0,

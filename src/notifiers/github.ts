@@ -73,6 +73,8 @@ export interface GitHubOptions {
   caFile?: string;
   /** Time source for rate-limit resets; @default Date.now */
   now?: () => number;
+  /** Per-request timeout (a connection that never answers). @default 30000 */
+  timeoutMs?: number;
 }
 
 /**
@@ -85,7 +87,7 @@ export interface GitHubOptions {
  * ```
  */
 export function createGitHubNotifier(options: GitHubOptions): Notifier {
-  const { remote, token, app, now = Date.now } = options;
+  const { remote, token, app, now = Date.now, timeoutMs = REQUEST_TIMEOUT_MS } = options;
   const baseUrl = checkNotifierOptions(
     app ? "GitHub as an app" : "GitHub",
     app ? app.privateKey : token,
@@ -142,7 +144,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       repo,
       ref: sha,
       per_page: 100,
-      request: { signal: withTimeout(signal) },
+      request: { signal: withTimeout(timeoutMs, signal) },
     };
     return octokit.paginate.iterator(
       "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
@@ -171,7 +173,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
             context: status.name,
             description,
             ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-            request: { signal: withTimeout(signal) },
+            request: { signal: withTimeout(timeoutMs, signal) },
           }), signal);
       } catch (err) {
         throw fail(err, `set status on ${sha.slice(0, 7)}`);
@@ -221,8 +223,8 @@ function toReadStatus(
   };
 }
 
-function withTimeout(signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+function withTimeout(timeoutMs: number, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
