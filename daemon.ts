@@ -24,7 +24,7 @@ import { type SecretFile, SecretFiles } from "./src/secret_files.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
-/** The store cannot be opened; the daemon does not start. */
+/** The store cannot be opened or written; the daemon does not start. */
 export class StoreError extends Error {
   /**
    * Creates the error.
@@ -80,14 +80,25 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     watches: () => watcher?.count() ?? Promise.resolve(0),
   });
 
-  await Deno.mkdir(dirname(config.store), { recursive: true });
   let kv: Deno.Kv;
   try {
+    await Deno.mkdir(dirname(config.store), { recursive: true });
     kv = await Deno.openKv(config.store);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new StoreError(
       `Cannot open the store '${config.store}' (${why}): check the volume is mounted and writable; a file that is not a Deno KV store must be moved aside or restored from a backup`,
+      { cause: err },
+    );
+  }
+  try {
+    // A read-only volume opens; its first write fails. Say so now, not on fluxd's first event.
+    await kv.set(["health"], clock.now());
+  } catch (err) {
+    kv.close();
+    const why = err instanceof Error ? err.message : String(err);
+    throw new StoreError(
+      `Cannot write to the store '${config.store}' (${why}): the volume is read-only or full; mount it writable with free space`,
       { cause: err },
     );
   }

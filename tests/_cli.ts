@@ -10,13 +10,24 @@ import { PERMISSIONS } from "../scripts/compile.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
-/** Runs a one-shot CLI command to completion. */
+/**
+ * `deno` and `args` as a command, run through `wrap` when given (a command that ends by running
+ * the rest of its arguments, e.g. `unshare … sh -c '…; exec "$@"' sh`).
+ */
+function command(args: string[], wrap: readonly string[] = []): [string, string[]] {
+  const [first, ...rest] = [...wrap, Deno.execPath(), ...args];
+  return [first!, rest];
+}
+
+/** Runs a one-shot CLI command to completion (through `wrap`, when given). */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
+  wrap?: readonly string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, "--quiet", CLI, ...args],
+  const [cmd, cmdArgs] = command(["run", ...PERMISSIONS, "--quiet", CLI, ...args], wrap);
+  const out = await new Deno.Command(cmd, {
+    args: cmdArgs,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
@@ -32,6 +43,8 @@ export interface DaemonProcess extends AsyncDisposable {
   connect: string;
   /** `http://127.0.0.1:PORT`. */
   url: string;
+  /** Its process ID. */
+  pid: number;
   /** Everything printed so far (stdout and stderr). */
   output(): string;
   /** Resolves once a printed line matches. */
@@ -46,25 +59,28 @@ export interface DaemonProcess extends AsyncDisposable {
  * Starts `cli.ts daemon` on a free port and waits until it listens.
  *
  * @param permissions the `deno run` permission flags; the release binaries' by default
+ * @param wrap a command to run it through (see {@linkcode runCli})
  */
 export async function startDaemonProcess(
   args: string[],
   env: Record<string, string> = {},
   permissions: readonly string[] = PERMISSIONS,
+  wrap?: readonly string[],
 ): Promise<DaemonProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...permissions,
-      "--quiet",
-      CLI,
-      "daemon",
-      "--listen",
-      "127.0.0.1:0",
-      "--log-format",
-      "json",
-      ...args,
-    ],
+  const [cmd, cmdArgs] = command([
+    "run",
+    ...permissions,
+    "--quiet",
+    CLI,
+    "daemon",
+    "--listen",
+    "127.0.0.1:0",
+    "--log-format",
+    "json",
+    ...args,
+  ], wrap);
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdin: "null",
@@ -118,6 +134,7 @@ export async function startDaemonProcess(
   return {
     connect: `ws://127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     output: () => text,
     waitForLine,
     async kill() {
