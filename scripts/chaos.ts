@@ -452,6 +452,15 @@ const say = (line: string) => {
     for await (const conn of hung) held.push(conn); // accept, never answer
   })().catch(() => {});
   const reset = Math.floor(Date.now() / 1000) + 120;
+  /** GitHub's 422 for a status it will not take, naming the field. */
+  const validationFailed = (field: string, message: string): Fault => ({
+    status: 422,
+    method: "POST",
+    body: {
+      message: "Validation Failed",
+      errors: [{ resource: "Status", code: "custom", field, message }],
+    },
+  });
   const cases: { fault: string; apiUrl?: string; push?: Fault; description?: string }[] = [
     { fault: "500", push: { status: 500, method: "POST" } },
     {
@@ -489,35 +498,14 @@ const say = (line: string) => {
     },
     {
       fault: "422 1,000 statuses for this context",
-      push: {
-        status: 422,
-        method: "POST",
-        body: {
-          message: "Validation Failed",
-          errors: [{
-            resource: "Status",
-            code: "custom",
-            field: "context",
-            message: "This SHA and context has reached the maximum number of statuses.",
-          }],
-        },
-      },
+      push: validationFailed(
+        "context",
+        "This SHA and context has reached the maximum number of statuses.",
+      ),
     },
     {
       fault: "422 description too long",
-      push: {
-        status: 422,
-        method: "POST",
-        body: {
-          message: "Validation Failed",
-          errors: [{
-            resource: "Status",
-            code: "custom",
-            field: "description",
-            message: "description is too long (maximum is 140 characters)",
-          }],
-        },
-      },
+      push: validationFailed("description", "description is too long (maximum is 140 characters)"),
     },
     {
       fault: "2xx with an unexpected body",

@@ -66,24 +66,32 @@ async function deliver(
   }
 }
 
+/**
+ * A store whose backup was taken an hour ago with `action` pending queued; since then the final
+ * status was delivered, and now the backup is restored. Returns the store and the clock.
+ */
+async function restoredStore(gh: FakeGitHub, folder: string, action: StatusChange["action"]) {
+  const store = `${folder}/kv.sqlite`, backup = `${folder}/backup.sqlite`;
+  const clock = new ManualClock(Date.now() - 3_600_000);
+  await queueOnly(store, clock, gh, [change(action, "pending")]);
+  await Deno.copyFile(store, backup);
+  const later = await deliver(store, clock, gh, 1, [change(action, "succeeded")]);
+  assert.deepEqual(later.settled.map((s) => s.outcome), ["delivered"]);
+  assert.deepEqual(gh.statusesOf(SHA).map((s) => s.state), ["success"]);
+  await Deno.copyFile(backup, store);
+  return { store, clock };
+}
+
 const statusReads = (gh: FakeGitHub) =>
   gh.received.filter((r) => r.method === "GET" && r.path.includes(SHA)).length;
 
 Deno.test("A store restored from an older backup does not send its old status over the newer one", async () => {
   await using gh = await startFakeGitHub();
   await using dir = await tempDir();
-  const store = `${dir.path}/kv.sqlite`, backup = `${dir.path}/backup.sqlite`;
-  // An hour ago: the rollout began, its pending status queued; the backup was taken then.
-  const clock = new ManualClock(Date.now() - 3_600_000);
-  await queueOnly(store, clock, gh, [change("workload", "pending")]);
-  await Deno.copyFile(store, backup);
-  // Later the rollout finished and its final status reached the provider.
-  const later = await deliver(store, clock, gh, 1, [change("workload", "succeeded")]);
-  assert.deepEqual(later.settled.map((s) => s.outcome), ["delivered"]);
-  assert.deepEqual(gh.commitStatuses(SHA).map((s) => s.state), ["succeeded"]);
+  // The backup holds a rollout's pending status, queued an hour ago; its final one was
+  // delivered since.
+  const { store, clock } = await restoredStore(gh, dir.path, "workload");
 
-  // The volume is restored from the backup: the old pending status is queued again.
-  await Deno.copyFile(backup, store);
   const restored = await deliver(store, clock, gh, 1);
 
   assert.deepEqual(restored.settled.map((s) => [s.outcome, s.reason]), [["skipped", "superseded"]]);
@@ -121,12 +129,7 @@ Deno.test("Entries read at start are sent when the provider's status is older, w
 Deno.test("A failed check of the provider is made again on the next attempt", async () => {
   await using gh = await startFakeGitHub();
   await using dir = await tempDir();
-  const store = `${dir.path}/kv.sqlite`, backup = `${dir.path}/backup.sqlite`;
-  const clock = new ManualClock(Date.now() - 3_600_000);
-  await queueOnly(store, clock, gh, [change("sync", "pending")]);
-  await Deno.copyFile(store, backup);
-  await deliver(store, clock, gh, 1, [change("sync", "succeeded")]);
-  await Deno.copyFile(backup, store);
+  const { store, clock } = await restoredStore(gh, dir.path, "sync");
   gh.faults.push({ status: 502, method: "GET", body: { message: "Server Error" } });
 
   clock.advance(1); // a new run
