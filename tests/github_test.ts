@@ -73,35 +73,44 @@ Deno.test("createNotifier() refuses an empty token, a bad API URL and an unsuppo
   }
 });
 
-Deno.test("A GitHub connection that never answers times out: the delivery is freed and every call paused as unreachable", async () => {
-  // A server that takes connections and never answers: only the request timeout ends a call.
-  const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of hung) held.push(conn);
-  })();
-  await using dir = await tempDir();
-  using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
-  const notifier = createGitHubNotifier({
-    remote: parseGitUrl("https://github.com/acme/app"),
-    token: "test-token",
-    apiUrl: `http://127.0.0.1:${hung.addr.port}`,
-    timeoutMs: 200,
-  });
-  const clock = new ManualClock();
-  {
-    await using run = runOutbox(kv, clock, notifier, { concurrency: 1 });
-    await run.outbox.enqueue([syncChange(SHA), syncChange(shaOf(2))]);
-    await run.settledCount(1);
-    const [s] = run.settled;
-    assert.equal(s?.outcome, "retry");
-    assert.match(s!.error!, /timed out/);
-    assert.equal(run.outbox.pause.current?.kind, "unreachable");
-    await clock.whenSleeping(clock.now() + s!.delayMs!); // the loop sleeps out the pause: freed
-    assert.equal(held.length, 1, "no second call while the provider is paused");
-    assert.equal((await run.outbox.pending()).length, 2, "both statuses kept");
+Deno.test("A GitHub connection that never answers or is reset: the delivery is freed and every call paused as unreachable", async (t) => {
+  const cases = [
+    // Takes connections and never answers: only the request timeout ends a call.
+    { name: "never answers", hangUp: false, error: /the request timed out/ },
+    // Takes connections and hangs up at once: a reset before any answer.
+    { name: "reset", hangUp: true, error: /no response arrived/ },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const held: Deno.Conn[] = [];
+      const accepting = (async () => {
+        for await (const conn of server) c.hangUp ? conn.close() : held.push(conn);
+      })();
+      await using dir = await tempDir();
+      using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+      const notifier = createGitHubNotifier({
+        remote: parseGitUrl("https://github.com/acme/app"),
+        token: "test-token",
+        apiUrl: `http://127.0.0.1:${server.addr.port}`,
+        timeoutMs: 200,
+      });
+      const clock = new ManualClock();
+      {
+        await using run = runOutbox(kv, clock, notifier, { concurrency: 1 });
+        await run.outbox.enqueue([syncChange(SHA), syncChange(shaOf(2))]);
+        await run.settledCount(1);
+        const [s] = run.settled;
+        assert.equal(s?.outcome, "retry");
+        assert.match(s!.error!, c.error);
+        assert.equal(run.outbox.pause.current?.kind, "unreachable");
+        await clock.whenSleeping(clock.now() + s!.delayMs!); // sleeping out the pause: freed
+        assert.equal(run.settled.length, 1, "no second call while the provider is paused");
+        assert.equal((await run.outbox.pending()).length, 2, "both statuses kept");
+      }
+      server.close();
+      for (const conn of held) conn.close();
+      await accepting.catch(() => {});
+    });
   }
-  hung.close();
-  for (const conn of held) conn.close();
-  await accepting.catch(() => {});
 });
