@@ -28,6 +28,7 @@ import {
   ProviderError,
   type ReadStatus,
   statusName,
+  statusPrefix,
 } from "./src/notifiers/notifier.ts";
 import { COMMIT, VERSION } from "./src/version.ts";
 
@@ -139,7 +140,7 @@ async function statusNames(config: StatusConfig, notifier: Notifier): Promise<st
   if (config.action !== "all") return [statusName(instance, config.action, object)];
   const pair = (["sync", "workload"] as const).map((a) => statusName(instance, a, object));
   if (object) return pair;
-  const prefix = `flux-status/${instance}/`;
+  const prefix = statusPrefix(instance);
   const found = await notifier.listStatuses(config.commitId, prefix);
   const perObject = found.map((s) => s.name).filter((n) => n.slice(prefix.length).includes("/"));
   return perObject.length > 0 ? [...new Set([...found.map((s) => s.name)])].sort() : pair;

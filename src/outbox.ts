@@ -27,10 +27,11 @@
  *   loop; a status the provider took but the store could not record is remembered in memory and
  *   not sent again while the record is retried.
  * - **A store from the past.** Entries an earlier run queued, read from the store at start (after
- *   a restart, or from a store restored from an older backup), are checked against the provider before their first send: one
- *   read of the commit's statuses per commit. An entry the provider already has a status for,
- *   written more than {@linkcode PROVIDER_CLOCK_SKEW_MS} after the entry was queued, is not sent:
- *   that status is newer than the entry (or is the entry itself, delivered just before a crash).
+ *   a restart, or from a store restored from an older backup), are checked against the provider
+ *   before their first send: one read of the commit's statuses per commit. An entry the provider
+ *   already has a status for, written more than {@linkcode PROVIDER_CLOCK_SKEW_MS} after the
+ *   entry was queued, is not sent: that status is newer than the entry (or is the entry itself,
+ *   delivered just before a crash).
  *
  * @module
  */
@@ -46,6 +47,7 @@ import {
   type ReadStatus,
   type StatusChange,
   statusName,
+  statusPrefix,
   truncate,
 } from "./notifiers/notifier.ts";
 import { ProviderPause } from "./pause.ts";
@@ -393,7 +395,7 @@ export class Outbox {
         }, (err) => {
           log.error("Delivery of {status} on {sha} failed in the store: {error}", {
             instance: this.#instance,
-            status: `flux-status/${this.#instance}/${item.subject}`,
+            status: `${statusPrefix(this.#instance)}${item.subject}`,
             sha: item.sha.slice(0, 7),
             error: messageOf(err),
           });
@@ -565,7 +567,7 @@ export class Outbox {
     }
     let read = this.#atProvider.get(entry.sha);
     if (!read) {
-      read = this.#notifier.listStatuses(entry.sha, `flux-status/${this.#instance}/`, signal);
+      read = this.#notifier.listStatuses(entry.sha, statusPrefix(this.#instance), signal);
       this.#atProvider.set(entry.sha, read);
       read.catch(() => this.#atProvider.delete(entry.sha));
     }

@@ -150,7 +150,12 @@ export class NotifierError extends Error {
  * ```
  */
 export function statusName(instance: string, action: Action, object?: string): string {
-  return `flux-status/${instance}/${object ? `${object}/` : ""}${action}`;
+  return `${statusPrefix(instance)}${object ? `${object}/` : ""}${action}`;
+}
+
+/** What every status name of an instance starts with: `flux-status/<instance>/`. */
+export function statusPrefix(instance: string): string {
+  return `flux-status/${instance}/`;
 }
 
 /**
