@@ -41,7 +41,8 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     // Stores written earlier, when the volume was writable: one closed cleanly (SQLite removed
-    // its write-ahead log), one by a process that was killed (the log is still there).
+    // its write-ahead log), one by a process that exited without closing it, as a killed daemon
+    // does (the log is still there).
     const closed = `${dir.path}/closed.sqlite`, killed = `${dir.path}/killed.sqlite`;
     const kv = await Deno.openKv(closed);
     await kv.set(["x"], 1);
@@ -109,16 +110,21 @@ Deno.test({
         body: JSON.stringify(syncEvent({ commits: commitList(20, i * 20) })),
       });
     const acked: number[] = [];
-    let refused: Response | undefined;
+    let refused: { status: number; retryAfter: string | null; error: string } | undefined;
     for (let i = 0; i < 200 && !refused; i++) {
       const res = await post(i);
-      if (res.status === 200) acked.push(i);
-      else refused = res;
-      await res.body?.cancel();
+      if (res.status === 200) {
+        acked.push(i);
+        await res.body?.cancel();
+      } else {
+        const { error } = await res.json();
+        refused = { status: res.status, retryAfter: res.headers.get("retry-after"), error };
+      }
     }
     assert.ok(refused, "the volume filled up");
     assert.equal(refused.status, 503);
-    assert.equal(refused.headers.get("retry-after"), "10");
+    assert.equal(refused.retryAfter, "10");
+    assert.match(refused.error, /full/, "the answer says why");
     const health = await fetch(`${daemon.url}/healthz`);
     assert.equal(health.status, 503);
     assert.match((await health.json()).reason, /the store is not writable: .*full/i);
