@@ -142,7 +142,9 @@ const say = (line: string) => {
     const kill = () => {
       if (killed) return;
       killed = true;
-      Deno.kill(d.pid, "SIGKILL");
+      try {
+        Deno.kill(d.pid, "SIGKILL");
+      } catch { /* it died by itself: d.stop() below reports nothing, the counts will */ }
     };
     let armed: Promise<unknown> = Promise.resolve();
     let disarm = () => {};
