@@ -12,7 +12,8 @@ export interface Server {
   /** `ws://127.0.0.1:PORT` (fluxd's --connect). */
   connect: string;
   pid: number;
-  stop(): Promise<void>;
+  /** kill -9 (unless it is gone already); resolves with how it ended. */
+  stop(): Promise<Deno.CommandStatus>;
 }
 
 /** Starts `deno run <args>` and waits until it listens on a TCP port. */
@@ -31,11 +32,11 @@ export async function startServer(
     url: `http://127.0.0.1:${port}`,
     connect: `ws://127.0.0.1:${port}`,
     pid: child.pid,
-    async stop() {
+    stop() {
       try {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
-      await child.status;
+      return child.status;
     },
   };
 }

@@ -53,8 +53,9 @@ async function baseline(source: string) {
   return {
     ...server,
     async stop() {
-      await server.stop();
+      const status = await server.stop();
       await Deno.remove(file);
+      return status;
     },
   };
 }

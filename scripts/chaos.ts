@@ -66,7 +66,7 @@ const say = (line: string) => {
     typeof KILL_POINTS[number],
     number
   >;
-  let sent = 0, n = 0, kills = 0;
+  let sent = 0, n = 0, kills = 0, crashes = 0;
   const flux2Names = (sha: string) =>
     ["sync", "workload"].map((a) => ({
       sha,
@@ -144,7 +144,7 @@ const say = (line: string) => {
       killed = true;
       try {
         Deno.kill(d.pid, "SIGKILL");
-      } catch { /* it died by itself: d.stop() below reports nothing, the counts will */ }
+      } catch { /* gone already: its status below says how it ended */ }
     };
     let armed: Promise<unknown> = Promise.resolve();
     let disarm = () => {};
@@ -176,7 +176,8 @@ const say = (line: string) => {
     disarm();
     if (killed || mode === "random") killedAt[mode]++;
     kill(); // when the point was not reached in time (the provider refusing every POST)
-    await d.stop();
+    const ended = await d.stop();
+    if (ended.signal !== "SIGKILL") crashes++; // it died by itself before the kill
     kills++;
     await inFlight;
   }
@@ -224,7 +225,8 @@ const say = (line: string) => {
     }.`,
   );
   say("");
-  if (lost > 0 || overwritten > 0 || duplicates > kills) {
+  if (crashes > 0) say(`The daemon died by itself ${crashes} time(s) before a kill.`);
+  if (lost > 0 || overwritten > 0 || duplicates > kills || crashes > 0) {
     console.error("error: the promise broke under crash chaos (see the counts above)");
     Deno.exitCode = 1;
   }
