@@ -32,6 +32,7 @@ import { createHandler } from "../src/server.ts";
 import { startFakeGitLab } from "../tests/fakes/gitlab.ts";
 import { startFakeGitHub } from "../tests/fakes/github.ts";
 import type { Fault } from "../tests/fakes/_server.ts";
+import { startSilentServer } from "../tests/fakes/silent_server.ts";
 import { createNotifier } from "../src/notifiers/mod.ts";
 import { parseGitUrl } from "../src/git_url.ts";
 import { shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
@@ -446,15 +447,8 @@ const say = (line: string) => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedPort = (closed.addr as Deno.NetAddr).port;
   closed.close(); // nothing listens there now: connection refused
-  const resetting = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const conn of resetting) conn.close(); // accept, then hang up: a reset
-  })().catch(() => {});
-  const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  (async () => {
-    for await (const conn of hung) held.push(conn); // accept, never answer
-  })().catch(() => {});
+  await using resetting = startSilentServer("hangUp");
+  await using hung = startSilentServer("hang");
   const reset = Math.floor(Date.now() / 1000) + 120;
   /** GitHub's 422 for a status it will not take, naming the field. */
   const validationFailed = (field: string, message: string): Fault => ({
@@ -518,12 +512,12 @@ const say = (line: string) => {
     { fault: "connection refused", apiUrl: `http://127.0.0.1:${closedPort}` },
     {
       fault: "connection reset",
-      apiUrl: `http://127.0.0.1:${(resetting.addr as Deno.NetAddr).port}`,
+      apiUrl: resetting.url,
     },
     { fault: "DNS failure", apiUrl: "http://flux-status-chaos.invalid" },
     {
       fault: "a connection that never answers (30 s request timeout)",
-      apiUrl: `http://127.0.0.1:${(hung.addr as Deno.NetAddr).port}`,
+      apiUrl: hung.url,
     },
   ];
   say("## Provider faults (one status POST each, GitHub notifier, real store)");
@@ -577,9 +571,6 @@ const say = (line: string) => {
     if (!s) wrong++;
     say(`| ${c.fault} | ${did} |`);
   }
-  resetting.close();
-  hung.close();
-  for (const conn of held) conn.close();
   say("");
   if (wrong > 0) {
     console.error("error: a provider fault left a status undecided");

@@ -9,6 +9,7 @@ import {
 } from "../src/notifiers/azure_devops.ts";
 import { ProviderError, STATES } from "../src/notifiers/notifier.ts";
 import { startFakeAzureDevOps } from "./fakes/azure_devops.ts";
+import { startSilentServer } from "./fakes/silent_server.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const NAME = "flux-status/dev/sync";
@@ -175,19 +176,11 @@ Deno.test("Azure DevOps notifier reads back past the first page of 1000 statuses
 
 Deno.test("Azure DevOps notifier gives up a call when its signal aborts", async () => {
   // A server that takes the connection and never answers.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const connected = Promise.withResolvers<void>();
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      held.push(conn);
-      connected.resolve();
-    }
-  })();
+  await using hung = startSilentServer();
   const notifier = createAzureDevOpsNotifier({
     remote: parseGitUrl("https://dev.azure.com/acme/app/_git/app"),
     token: "test-token",
-    apiUrl: `http://127.0.0.1:${listener.addr.port}/acme`,
+    apiUrl: `${hung.url}/acme`,
   });
   const controller = new AbortController();
   const call = notifier.setStatus(
@@ -195,14 +188,11 @@ Deno.test("Azure DevOps notifier gives up a call when its signal aborts", async 
     { name: NAME, state: "succeeded", description: "ok" },
     controller.signal,
   );
-  await connected.promise;
+  await hung.connected;
   controller.abort();
   await assert.rejects(call, (err: Error) => {
     assert.ok(err instanceof ProviderError);
     assert.equal(err.kind, "transient");
     return true;
   });
-  listener.close();
-  for (const conn of held) conn.close();
-  await accepting.catch(() => {});
 });

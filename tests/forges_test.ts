@@ -13,6 +13,7 @@ import { ProviderError, type State } from "../src/notifiers/notifier.ts";
 import { startFakeBitbucket } from "./fakes/bitbucket.ts";
 import { startFakeBitbucketServer } from "./fakes/bitbucket_server.ts";
 import { startFakeGitea } from "./fakes/gitea.ts";
+import { startSilentServer } from "./fakes/silent_server.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const STATES: State[] = ["pending", "succeeded", "failed", "canceled"];
@@ -142,11 +143,7 @@ Deno.test("messageOf() reads each forge's error body", () => {
 
 Deno.test("the fetch helper: a hung connection times out, a DNS failure and an HTML 200 are failures, not crashes", async () => {
   // A server that accepts and never answers: only the request timeout can end the call.
-  const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of hung) held.push(conn);
-  })();
+  const hung = startSilentServer();
   const client = (baseUrl: string, timeoutMs = 30_000) =>
     createHttpClient({
       provider: "gitea",
@@ -157,14 +154,12 @@ Deno.test("the fetch helper: a hung connection times out, a DNS failure and an H
     });
   const get = { method: "GET", path: "/x", doing: "read statuses of 2f0ab35" } as const;
   await assert.rejects(
-    client(`http://127.0.0.1:${(hung.addr as Deno.NetAddr).port}`, 200).request(get),
+    client(hung.url, 200).request(get),
     (err: Error) =>
       err instanceof ProviderError && err.status === 0 && err.kind === "transient" &&
       /the request timed out/.test(err.message),
   );
-  hung.close();
-  for (const c of held) c.close();
-  await accepting.catch(() => {});
+  await hung.close();
   await assert.rejects(
     client("http://flux-status-test.invalid").request(get),
     (err: Error) => err instanceof ProviderError && err.status === 0 && err.kind === "transient",

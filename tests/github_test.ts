@@ -4,6 +4,7 @@ import { createGitHubNotifier, fromGitHubState, TO_GITHUB } from "../src/notifie
 import { createNotifier } from "../src/notifiers/mod.ts";
 import { NotifierError, STATES } from "../src/notifiers/notifier.ts";
 import { startFakeGitHub } from "./fakes/github.ts";
+import { startSilentServer } from "./fakes/silent_server.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { runOutbox, shaOf, syncChange } from "./_outbox.ts";
 import { tempDir } from "./_cli.ts";
@@ -82,17 +83,13 @@ Deno.test("A GitHub connection that never answers or is reset: the delivery is f
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const held: Deno.Conn[] = [];
-      const accepting = (async () => {
-        for await (const conn of server) c.hangUp ? conn.close() : held.push(conn);
-      })();
+      await using server = startSilentServer(c.hangUp ? "hangUp" : "hang");
       await using dir = await tempDir();
       using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
       const notifier = createGitHubNotifier({
         remote: parseGitUrl("https://github.com/acme/app"),
         token: "test-token",
-        apiUrl: `http://127.0.0.1:${server.addr.port}`,
+        apiUrl: server.url,
         timeoutMs: 200,
       });
       const clock = new ManualClock();
@@ -108,9 +105,6 @@ Deno.test("A GitHub connection that never answers or is reset: the delivery is f
         assert.equal(run.settled.length, 1, "no second call while the provider is paused");
         assert.equal((await run.outbox.pending()).length, 2, "both statuses kept");
       }
-      server.close();
-      for (const conn of held) conn.close();
-      await accepting.catch(() => {});
     });
   }
 });
