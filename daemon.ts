@@ -91,9 +91,11 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       { cause: err },
     );
   }
+  /** One small write: whether the store takes writes (start-up and `/healthz`). */
+  const writeProbe = () => kv.set(["health"], clock.now());
   try {
     // A read-only volume opens; its first write fails. Say so now, not on fluxd's first event.
-    await kv.set(["health"], clock.now());
+    await writeProbe();
   } catch (err) {
     kv.close();
     const why = err instanceof Error ? err.message : String(err);
@@ -234,7 +236,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     },
     async unhealthyReason() {
       try {
-        await kv.set(["health"], clock.now());
+        await writeProbe();
         return undefined;
       } catch (err) {
         return `the store is not writable: ${err instanceof Error ? err.message : String(err)}`;
