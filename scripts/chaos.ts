@@ -265,7 +265,7 @@ const say = (line: string) => {
   const fluxdSeeds = ["event-sync.json", "event-sync-errors.json", "event-release.json"].map(
     (name) =>
       JSON.parse(
-        Deno.readTextFileSync(new URL(`../../shared/fixtures/flux/${name}`, import.meta.url)),
+        Deno.readTextFileSync(new URL(`../tests/fixtures/flux/${name}`, import.meta.url)),
       ),
   );
   const flux2Seeds = [

@@ -14,7 +14,7 @@ const KEY = new TextEncoder().encode("test-hmac-key");
 
 /** A fixture's exact bytes. */
 function fixture(name: string): Uint8Array<ArrayBuffer> {
-  return Deno.readFileSync(new URL(`../../shared/fixtures/flux2/${name}`, import.meta.url));
+  return Deno.readFileSync(new URL(`./fixtures/flux2/${name}`, import.meta.url));
 }
 
 const FIXTURES = [

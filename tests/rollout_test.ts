@@ -13,7 +13,7 @@ Deno.test("judgeRollout() decides from fluxd's status and rollout fields", async
   const error = await listed("rpc-list-services-reply-error.json");
   const http = JSON.parse(
     await Deno.readTextFile(
-      new URL("../../shared/fixtures/flux/http-list-services-response.json", import.meta.url),
+      new URL("./fixtures/flux/http-list-services-response.json", import.meta.url),
     ),
   ) as WorkloadStatus[];
   const cases: [string, string[], WorkloadStatus[], string[], ReturnType<typeof judgeRollout>][] = [

@@ -1,6 +1,6 @@
 /**
  * A fake Azure DevOps Git statuses API, checked against the Swagger 2.0 description in
- * shared/specs/azure-devops/. It answers as Azure DevOps does: 201 with the created status (the
+ * tests/fixtures/specs/azure-devops/. It answers as Azure DevOps does: 201 with the created status (the
  * spec says 200), `{"count","value"}` lists (the spec says a bare array), `api-version` taken from
  * the query or from the `Accept` header (as the service does, and as azure-devops-node-api sends
  * it), enum values by name or number (the SDK sends numbers), a bad PAT answered with `203` and an HTML sign-in page unless `X-TFS-FedAuthRedirect:
@@ -18,7 +18,7 @@ let cachedSpec: ApiSpec | undefined;
 
 function azureSpec(): ApiSpec {
   cachedSpec ??= new ApiSpec(JSON.parse(Deno.readTextFileSync(
-    new URL("../../../shared/specs/azure-devops/git-7.1.statuses.json", import.meta.url),
+    new URL("../fixtures/specs/azure-devops/git-7.1.statuses.json", import.meta.url),
   )));
   return cachedSpec;
 }

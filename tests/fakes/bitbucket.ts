@@ -1,5 +1,5 @@
 /**
- * A fake Bitbucket Cloud API 2.0 for build statuses, checked against shared/specs/bitbucket-cloud/.
+ * A fake Bitbucket Cloud API 2.0 for build statuses, checked against tests/fixtures/specs/bitbucket-cloud/.
  * It answers as Bitbucket does: a status is upserted by `key` (at most 40 characters, else 400
  * "key: Ensure this value has at most 40 characters"), `url` is required, Basic (account email +
  * API token) or Bearer (access token) auth, `{"type":"error","error":{…}}` bodies, pages of
@@ -15,7 +15,7 @@ let cachedSpec: ApiSpec | undefined;
 const spec = () =>
   cachedSpec ??= new ApiSpec(JSON.parse(Deno.readTextFileSync(
     new URL(
-      "../../../shared/specs/bitbucket-cloud/bitbucket-cloud-2.0.statuses.json",
+      "../fixtures/specs/bitbucket-cloud/bitbucket-cloud-2.0.statuses.json",
       import.meta.url,
     ),
   )));

@@ -1,6 +1,6 @@
 /**
  * A fake Bitbucket Data Center REST API for build statuses, checked against
- * shared/specs/bitbucket-server/. It answers as Data Center does: Bearer HTTP access tokens,
+ * tests/fixtures/specs/bitbucket-server/. It answers as Data Center does: Bearer HTTP access tokens,
  * `POST …/commits/{sha}/builds` upserting by `key` with 204 (key, state and url required; key
  * ≤255, url ≤450), `GET …/builds?key=` one status or 404, the build-status list newest first in
  * pages of `{values, isLastPage, nextPageStart}`, `{"errors":[{message}]}` bodies, and scripted
@@ -16,7 +16,7 @@ let cachedSpec: ApiSpec | undefined;
 const spec = () =>
   cachedSpec ??= new ApiSpec(JSON.parse(Deno.readTextFileSync(
     new URL(
-      "../../../shared/specs/bitbucket-server/bitbucket-dc-9.2.build-status.json",
+      "../fixtures/specs/bitbucket-server/bitbucket-dc-9.2.build-status.json",
       import.meta.url,
     ),
   )));

@@ -1,5 +1,5 @@
 /**
- * A fake Gitea/Forgejo API v1 for commit statuses, checked against shared/specs/gitea/. It
+ * A fake Gitea/Forgejo API v1 for commit statuses, checked against tests/fixtures/specs/gitea/. It
  * answers as Gitea does: `Authorization: token …` (or Bearer), a status appended per POST (201),
  * lists newest first with `page`/`limit` and `X-Total-Count`, 401/404 `{message, url}` bodies,
  * 422 for a body the API refuses, and scripted faults.
@@ -13,7 +13,7 @@ import { type FakeServer, json, startFakeServer } from "./_server.ts";
 let cachedSpec: ApiSpec | undefined;
 const spec = () =>
   cachedSpec ??= new ApiSpec(JSON.parse(Deno.readTextFileSync(
-    new URL("../../../shared/specs/gitea/gitea-1.23.statuses.json", import.meta.url),
+    new URL("../fixtures/specs/gitea/gitea-1.23.statuses.json", import.meta.url),
   )));
 
 /** A status as Gitea stores it. */

@@ -1,6 +1,6 @@
 /**
  * A fake GitHub REST API for commit statuses. Every request is checked against GitHub's official
- * OpenAPI description (npm `@octokit/openapi`); a request the description does not allow is
+ * OpenAPI description (tests/fixtures/specs/github/, trimmed from npm `@octokit/openapi`); a request the description does not allow is
  * recorded in `violations` and answered 422 as GitHub would. It answers like GitHub: 201 with the
  * created status, newest-first lists with Link pagination, 401/404/422 error bodies, the primary
  * rate limit (403 + `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), the secondary limit
@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
 import { type FakeServer, json, startFakeServer } from "./_server.ts";
@@ -17,8 +16,7 @@ let cachedSpec: ApiSpec | undefined;
 
 function githubSpec(): ApiSpec {
   if (!cachedSpec) {
-    const require = createRequire(import.meta.url);
-    const file = require.resolve("@octokit/openapi/generated/api.github.com.json");
+    const file = new URL("../fixtures/specs/github/api.github.com.statuses.json", import.meta.url);
     cachedSpec = new ApiSpec(JSON.parse(Deno.readTextFileSync(file)));
   }
   return cachedSpec;

@@ -1,6 +1,6 @@
 /**
  * A fake GitLab REST API v4 for commit statuses, checked against the hand-written description in
- * shared/specs/gitlab/. It answers as GitLab does: statuses are external jobs with GitLab's state
+ * tests/fixtures/specs/gitlab/. It answers as GitLab does: statuses are external jobs with GitLab's state
  * machine (a pending job cannot be enqueued again: 400 "Cannot transition status via :enqueue
  * from :pending …"; a finished job makes the next status a new job), 401/403/404 `{"message"}`
  * bodies, 400 `{"error"}` for a bad parameter, offset pagination with `X-Next-Page`/`Link`, and
@@ -17,7 +17,7 @@ let cachedSpec: ApiSpec | undefined;
 
 function gitlabSpec(): ApiSpec {
   cachedSpec ??= new ApiSpec(parse(Deno.readTextFileSync(
-    new URL("../../../shared/specs/gitlab/gitlab-v4.commit-statuses.yaml", import.meta.url),
+    new URL("../fixtures/specs/gitlab/gitlab-v4.commit-statuses.yaml", import.meta.url),
   )));
   return cachedSpec;
 }

@@ -13,7 +13,7 @@ export function flux2Fixture(
   patch: { timestamp?: string; revision?: string } = {},
 ): Uint8Array<ArrayBuffer> {
   const bytes = Deno.readFileSync(
-    new URL(`../../../shared/fixtures/flux2/${name}`, import.meta.url),
+    new URL(`../fixtures/flux2/${name}`, import.meta.url),
   );
   if (!patch.timestamp && !patch.revision) return bytes;
   const event = JSON.parse(new TextDecoder().decode(bytes));
