@@ -2,7 +2,7 @@
  * Flux v2 intake: an event from notification-controller becomes one atomic KV commit of its
  * object's status changes (through the outbox) and what is remembered to judge the next events,
  * before nc gets its 2xx. nc delivers best-effort, in no order, with duplicates
- * (flux2-events.md §6), so:
+ * (docs/flux2-events.md §6), so:
  *
  * - **Order by meaning.** Each (commit, object, action) remembers the time of the event that set
  *   it. An older event changes nothing; at the same second a final state beats a pending one; a

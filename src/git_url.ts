@@ -1,5 +1,5 @@
 /**
- * Parses git remote URLs of every provider flux-status knows (providers.md, "Remote URLs") into
+ * Parses git remote URLs of every provider flux-status knows (docs/providers.md, "Remote URLs") into
  * the coordinates their APIs need. Credentials, queries, fragments and ssh ports are dropped;
  * explicit https ports are kept.
  *

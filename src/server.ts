@@ -1,7 +1,7 @@
 /**
- * The HTTP side fluxd talks to (flux-protocol.md §2, §5): WebSocket upgrades on `/vN/daemon`,
+ * The HTTP side fluxd talks to (docs/flux-protocol.md §2, §5): WebSocket upgrades on `/vN/daemon`,
  * event POSTs on `/v6/events`; Flux v2 notification-controller's POSTs on `/flux2/events`
- * (flux2-events.md §2, signed with `--flux2-hmac-key`); plus `/healthz` and `/readyz`. A handler factory: a Request in,
+ * (docs/flux2-events.md §2, signed with `--flux2-hmac-key`); plus `/healthz` and `/readyz`. A handler factory: a Request in,
  * a Response out, so tests need no port.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * fluxd's own HTTP API (flux-protocol.md §7), the fallback for workload checks when no WebSocket
+ * fluxd's own HTTP API (docs/flux-protocol.md §7), the fallback for workload checks when no WebSocket
  * is open: `GET /api/flux/v11/services?services=<id>,<id>`.
  *
  * @module

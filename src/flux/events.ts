@@ -1,5 +1,5 @@
 /**
- * fluxd's events (`POST /v6/events`, flux-protocol.md §5): valibot schemas, and the status changes
+ * fluxd's events (`POST /v6/events`, docs/flux-protocol.md §5): valibot schemas, and the status changes
  * a sync event stands for.
  *
  * Which commits get a status: fluxd applies the tree at `commits[0]`, the head, and a sync event

@@ -1,6 +1,6 @@
 /**
  * The verdict on a set of workloads' rollout, from fluxd's `ListServices` fields exactly as fluxd
- * defines them (flux-protocol.md §6; fluxd `pkg/cluster/kubernetes/resourcekinds.go`):
+ * defines them (docs/flux-protocol.md §6; fluxd `pkg/cluster/kubernetes/resourcekinds.go`):
  *
  * | fluxd says | verdict for that workload |
  * | --- | --- |

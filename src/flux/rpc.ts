@@ -1,5 +1,5 @@
 /**
- * JSON-RPC client over fluxd's WebSocket (flux-protocol.md §3–4). fluxd is the server: it speaks
+ * JSON-RPC client over fluxd's WebSocket (docs/flux-protocol.md §3–4). fluxd is the server: it speaks
  * Go's `net/rpc/jsonrpc` (JSON-RPC 1.0 style), reads only binary messages and answers each request
  * with one binary message holding one JSON object and `\n`. Replies may come out of order and are
  * matched by `id`; a call that gets no reply in time rejects with {@linkcode RpcError}.

@@ -1,9 +1,9 @@
 /**
- * Flux v2 notification-controller events (flux2-events.md): the valibot schema of what nc POSTs to a
+ * Flux v2 notification-controller events (docs/flux2-events.md): the valibot schema of what nc POSTs to a
  * `generic` / `generic-hmac` Provider, the commit an event is about, and what its (controller,
  * reason, severity) means for the object's `sync` (applied?) and `workload` (healthy?) statuses.
  *
- * How each verdict is decided (flux2-events.md §4; README "Flux v2 verdicts" says the same):
+ * How each verdict is decided (docs/flux2-events.md §4; README "Flux v2 verdicts" says the same):
  *
  * | object | event | sync | workload |
  * | --- | --- | --- | --- |
@@ -23,7 +23,7 @@
  * Anything else (source-controller events, unknown info reasons) sets nothing. A failure is not
  * the end: kustomize-controller and helm-controller retry, and a later event for the same commit
  * (by its timestamp) moves the status on, so a `Progressing` after a `ReconciliationFailed` reopens
- * it. Events arrive in no order (flux2-events.md §6), so an event older than the last one applied
+ * it. Events arrive in no order (docs/flux2-events.md §6), so an event older than the last one applied
  * to a status changes nothing, and at the same second a final state beats a pending one.
  *
  * @module
@@ -107,7 +107,7 @@ export function parseFlux2Event(body: string): Flux2Event {
 }
 
 /**
- * The git commit an event is about (flux2-events.md §3, as nc's `parseRevision`): the first of
+ * The git commit an event is about (docs/flux2-events.md §3, as nc's `parseRevision`): the first of
  * `commit`, `originRevision`, `revision`; the part after the last `:`, else after the last `/`;
  * only a full 40-hex SHA-1 counts (a `sha256:` digest, a chart version or a short sha do not).
  *

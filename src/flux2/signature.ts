@@ -1,5 +1,5 @@
 /**
- * notification-controller's `generic-hmac` signature (flux2-events.md §2): `X-Signature:
+ * notification-controller's `generic-hmac` signature (docs/flux2-events.md §2): `X-Signature:
  * <algo>=<lowercase hex HMAC(key, raw body)>`, sha256 today; sha224/384/512 are accepted as nc's
  * own verifier does. The key is the Secret's `token` bytes exactly as nc uses them (since v1.7.0
  * not trimmed). Compared in constant time.

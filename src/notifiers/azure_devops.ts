@@ -4,7 +4,7 @@
  * `flux-status`, name `<instance>/<action>` (the original tool's form, so branch policies keep
  * matching); the UI shows `flux-status/<instance>/<action>`, our full name.
  *
- * Quirks handled (providers.md): a bad PAT may be answered with `203` and an HTML sign-in page (or
+ * Quirks handled (docs/providers.md): a bad PAT may be answered with `203` and an HTML sign-in page (or
  * a 302 to it) instead of 401: `X-TFS-FedAuthRedirect: Suppress` is sent, and any non-JSON
  * answer is reported as an authentication failure (retried slowly, like a 401). 429 carries
  * `Retry-After`. Statuses are append-only; reads take the newest of ours by id. The SDK's own

@@ -4,7 +4,7 @@
  * drops Retry-After; here it gets a one-attempt requester instead, so the outbox stays the only
  * retry owner and sees GitLab's `Retry-After` / `RateLimit-Reset`.
  *
- * GitLab quirks handled (providers.md): a status is an external job that moves through a state
+ * GitLab quirks handled (docs/providers.md): a status is an external job that moves through a state
  * machine. `pending` on a job that is already pending answers 400 "Cannot transition status via
  * :enqueue from :pending": the notifier reads the status back and, when GitLab already shows the
  * wanted state, counts it delivered (no retry loop); a final state always lands, as GitLab opens

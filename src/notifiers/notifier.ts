@@ -209,7 +209,7 @@ export const MAX_DESCRIPTION_LENGTH = 400;
 /**
  * The description prefix that marks a canceled status on providers with no canceled state of
  * their own (GitHub's `error`). Written as here; read back in any case, so `canceled: superseded
- * by 3f2a9c1` (providers.md's form) counts too.
+ * by 3f2a9c1` (docs/providers.md's form) counts too.
  */
 export const CANCELED_MARKER = "Canceled: ";
 

@@ -1,5 +1,5 @@
 /**
- * A fluxd test double that follows shared/flux-protocol.md to the byte: it dials the daemon path
+ * A fluxd test double that follows docs/flux-protocol.md to the byte: it dials the daemon path
  * over raw TCP with gorilla/websocket's handshake and fluxd's headers, serves Go net/rpc JSON-RPC
  * on the socket (binary frames, one compact Go-escaped JSON object plus "\n" per reply, >4 KiB
  * replies fragmented, text frames discarded), pings every 13.33 s and drops the connection after

@@ -1,5 +1,5 @@
 /**
- * fluxd's HTTP API (flux-protocol.md §7) as a test double: `/api/flux/v11/services` with its
+ * fluxd's HTTP API (docs/flux-protocol.md §7) as a test double: `/api/flux/v11/services` with its
  * `namespace`/`services` filters and error answers, `/api/flux/v11/ping`, `/v1`–`/v5` → 410.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * fluxd sync events of any size, shaped as fluxd sends them (flux-protocol.md §5): for tests and
+ * fluxd sync events of any size, shaped as fluxd sends them (docs/flux-protocol.md §5): for tests and
  * the scale probe that drive the event route with what a large platform repository produces.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Flux v2's notification-controller as flux-status sees it (flux2-events.md §2): it POSTs an
+ * Flux v2's notification-controller as flux-status sees it (docs/flux2-events.md §2): it POSTs an
  * event's exact bytes with `Content-Type: application/json`, `Gotk-Component` and, for a
  * `generic-hmac` Provider, `X-Signature: sha256=<hex HMAC of the body>`. The signature is computed
  * here, never with the product's code.
