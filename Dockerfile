@@ -1,7 +1,7 @@
 # flux-status sidecar image: a deno compile binary on distroless, non-root, read-only root FS.
-# Permissions are baked in at compile time: reads only of the store volume (/data), mounted
-# Secrets (/var/run/secrets) and /tmp, writes only of /data and /tmp; net is not narrowed, as the
-# provider's host is only known at run time (`flux-status permissions` prints the exact set).
+# scripts/compile.ts --image bakes in the image's permissions (IMAGE_PERMISSIONS there: reads only
+# of the store volume (/data), mounted Secrets (/var/run/secrets) and /tmp, writes only of /data
+# and /tmp) and embeds only the npm packages that run (`flux-status permissions` prints the set).
 # Build: docker buildx build --platform linux/amd64,linux/arm64 -t flux-status .
 FROM --platform=$BUILDPLATFORM node:22-bookworm-slim AS build
 ARG TARGETARCH
@@ -18,10 +18,8 @@ RUN sed -i "s/\"unknown\"/\"${GIT_COMMIT}\"/" src/build_info.ts \
       arm64) triple=aarch64-unknown-linux-gnu ;; \
       *) echo "unsupported arch $TARGETARCH" >&2; exit 1 ;; \
     esac \
- && deno install --frozen \
- && deno compile --allow-net --allow-env --unstable-kv \
-      --allow-read=/data,/var/run/secrets,/tmp --allow-write=/data,/tmp --no-check \
-      --target "$triple" --output /out/flux-status cli.ts
+ && deno run --allow-run --allow-read --allow-write --allow-env scripts/compile.ts \
+      --image "$triple" /out/flux-status
 
 # glibc + libgcc, no shell, uid 65532 ("nonroot")
 FROM gcr.io/distroless/cc-debian12:nonroot

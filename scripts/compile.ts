@@ -2,7 +2,15 @@
  * `deno task compile`: release binaries for every platform with `deno compile --target`, the
  * daemon's permissions baked in (never -A), the git commit stamped into src/build_info.ts for the
  * build and restored after, and a SHA256SUMS file. `deno compile` downloads a runtime per target,
- * so this runs on a machine with network (the release workflow); tests check the command lines.
+ * so this runs on a machine with network (the release workflow); tests check the command lines
+ * and compile for the host against the local runtime (`DENORT_BIN`) to bound what is embedded.
+ *
+ * `deno task compile --image TRIPLE OUTPUT` builds the container image's one binary, with the
+ * image's narrower permissions (the Dockerfile runs it).
+ *
+ * Every binary embeds only what runs ({@linkcode leanFlags}): the npm packages `cli.ts` reaches,
+ * taken from the npm cache rather than the project's `node_modules` (which also holds the test-only
+ * packages), less the packages that hold nothing but type declarations.
  *
  * @module
  */
@@ -40,21 +48,97 @@ export const PERMISSIONS: readonly string[] = [
   "--unstable-kv",
 ];
 
+/**
+ * The image's permissions: reads only of the store volume (/data), mounted Secrets
+ * (/var/run/secrets) and /tmp, writes only of /data and /tmp. Net is not narrowed: the provider's
+ * host is only known at run time.
+ */
+export const IMAGE_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-env",
+  "--unstable-kv",
+  "--allow-read=/data,/var/run/secrets,/tmp",
+  "--allow-write=/data,/tmp",
+];
+
+/** What `deno info --json` says of one npm package. */
+interface NpmPackage {
+  localPath?: string;
+}
+
+/** Whether a package folder holds code that can run (and not only `.d.ts`, docs and metadata). */
+async function holdsCode(dir: string): Promise<boolean> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name === "node_modules") continue;
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory ? await holdsCode(path) : /\.(c|m)?js$|\.node$/.test(entry.name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The `deno compile` flags that embed only what runs: no local `node_modules` folder (it holds the
+ * test-only packages too), only the npm packages reachable from `entry`, and none of the reachable
+ * packages that are type declarations only (`@octokit/openapi-types`, 9.6 MB of `.d.ts`, comes in
+ * through `@octokit/core`). Fetches the packages into the npm cache if they are not there.
+ */
+export async function leanFlags(
+  entry: string = new URL("../cli.ts", import.meta.url).pathname,
+): Promise<string[]> {
+  const info = JSON.parse(
+    await run(Deno.execPath(), ["info", "--json", "--frozen", "--node-modules-dir=none", entry]),
+  ) as { npmPackages?: Record<string, NpmPackage> };
+  const excludes: string[] = [];
+  for (const pkg of Object.values(info.npmPackages ?? {})) {
+    if (pkg.localPath && !await holdsCode(pkg.localPath)) {
+      excludes.push("--exclude", pkg.localPath);
+    }
+  }
+  return ["--node-modules-dir=none", "--exclude-unused-npm", ...excludes];
+}
+
 /** The binary's file name for a target. */
 export function binaryName(target: Target, version = VERSION): string {
   return `flux-status-${version}-${target.name}${target.ext}`;
 }
 
-/** The `deno` arguments that compile one target into `outDir`. */
-export function compileArgs(target: Target, outDir: string, version = VERSION): string[] {
+/** The `deno` arguments that compile one target into `outDir`, with {@linkcode leanFlags}. */
+export function compileArgs(
+  target: Target,
+  outDir: string,
+  version = VERSION,
+  lean: readonly string[] = [],
+): string[] {
   return [
     "compile",
     ...PERMISSIONS,
     "--no-check",
+    ...lean,
     "--target",
     target.triple,
     "--output",
     `${outDir}/${binaryName(target, version)}`,
+    "cli.ts",
+  ];
+}
+
+/** The `deno` arguments that compile the image's binary for `triple` into `output`. */
+export function imageCompileArgs(
+  triple: string,
+  output: string,
+  lean: readonly string[],
+): string[] {
+  return [
+    "compile",
+    ...IMAGE_PERMISSIONS,
+    "--no-check",
+    ...lean,
+    "--target",
+    triple,
+    "--output",
+    output,
     "cli.ts",
   ];
 }
@@ -75,7 +159,15 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-if (import.meta.main) {
+async function image(triple: string | undefined, output: string | undefined): Promise<void> {
+  if (!triple || !output) throw new Error("usage: compile.ts --image TRIPLE OUTPUT");
+  await run(Deno.execPath(), imageCompileArgs(triple, output, await leanFlags()));
+  console.log(`wrote ${output}`);
+}
+
+if (import.meta.main && Deno.args[0] === "--image") {
+  await image(Deno.args[1], Deno.args[2]);
+} else if (import.meta.main) {
   const outDir = Deno.args[0] ?? "dist";
   await Deno.mkdir(outDir, { recursive: true });
   const commit = await run("git", ["rev-parse", "HEAD"]);
@@ -83,10 +175,11 @@ if (import.meta.main) {
   const original = await Deno.readTextFile(buildInfo);
   await Deno.writeTextFile(buildInfo, original.replace(/"unknown"/, JSON.stringify(commit)));
   const files: { name: string; bytes: Uint8Array }[] = [];
+  const lean = await leanFlags();
   try {
     for (const target of TARGETS) {
       console.log(`compiling ${binaryName(target)}`);
-      await run(Deno.execPath(), compileArgs(target, outDir));
+      await run(Deno.execPath(), compileArgs(target, outDir, VERSION, lean));
       const name = binaryName(target);
       files.push({ name, bytes: await Deno.readFile(`${outDir}/${name}`) });
     }

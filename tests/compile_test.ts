@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { binaryName, compileArgs, PERMISSIONS, sha256sums, TARGETS } from "../scripts/compile.ts";
+import {
+  binaryName,
+  compileArgs,
+  imageCompileArgs,
+  leanFlags,
+  PERMISSIONS,
+  sha256sums,
+  TARGETS,
+} from "../scripts/compile.ts";
 
 Deno.test("compileArgs() builds one deno compile per target with explicit permissions", () => {
   const all = TARGETS.map((t) => compileArgs(t, "dist", "1.2.3"));
@@ -41,4 +49,62 @@ Deno.test("compileArgs() builds one deno compile per target with explicit permis
 Deno.test("sha256sums() writes sha256sum's format", async () => {
   const text = await sha256sums([{ name: "a", bytes: new TextEncoder().encode("abc") }]);
   assert.equal(text, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  a\n");
+});
+
+/** The bound on what a binary embeds beyond the Deno runtime. */
+const PAYLOAD_LIMIT = 25 * 1024 * 1024;
+
+/** The test-only packages (deno.json imports no product file reaches). */
+const TEST_ONLY = ["ajv", "yaml"];
+
+Deno.test("the compiled binary embeds only what runs: at most 25 MiB beyond the runtime", async () => {
+  // deno compile runs offline when DENORT_BIN names a local runtime; with this deno as the runtime
+  // the output is not runnable, but its size less the runtime's is exactly what was embedded.
+  const dir = await Deno.makeTempDir();
+  try {
+    const host = TARGETS.find((t) => t.triple === Deno.build.target) ?? {
+      triple: Deno.build.target,
+      name: "host",
+      ext: "",
+    };
+    const args = compileArgs(host, dir, "test", await leanFlags());
+    const out = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const listing = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, listing);
+    const payload = (await Deno.stat(`${dir}/${binaryName(host, "test")}`)).size -
+      (await Deno.stat(Deno.execPath())).size;
+    assert.ok(
+      payload <= PAYLOAD_LIMIT,
+      `embeds ${(payload / 2 ** 20).toFixed(1)} MiB (limit 25 MiB):\n${listing}`,
+    );
+    for (const name of TEST_ONLY) {
+      assert.doesNotMatch(listing, new RegExp(`[─ ]${name}[@/]`), `${name} is embedded`);
+    }
+    assert.doesNotMatch(listing, /openapi-types/, "type-only packages are left out");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("leanFlags() drops the node_modules folder and every type-only package", async () => {
+  const flags = await leanFlags();
+  assert.deepEqual(flags.slice(0, 2), ["--node-modules-dir=none", "--exclude-unused-npm"]);
+  const excluded = flags.filter((_, i) => flags[i - 1] === "--exclude");
+  assert.ok(excluded.some((p) => p.includes("@octokit/openapi-types")), excluded.join(" "));
+  assert.ok(!excluded.some((p) => /@octokit\/core|valibot|@logtape/.test(p)), excluded.join(" "));
+  const image = imageCompileArgs("aarch64-unknown-linux-gnu", "/out/flux-status", flags);
+  assert.deepEqual(image.slice(-5), [
+    "--target",
+    "aarch64-unknown-linux-gnu",
+    "--output",
+    "/out/flux-status",
+    "cli.ts",
+  ]);
+  for (const flag of flags) assert.ok(image.includes(flag), flag);
 });

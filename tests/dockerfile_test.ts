@@ -4,17 +4,21 @@
  */
 import assert from "node:assert/strict";
 import { parse, parseAllDocuments } from "yaml";
+import { IMAGE_PERMISSIONS } from "../scripts/compile.ts";
 
 const dockerfile = await Deno.readTextFile(new URL("../Dockerfile", import.meta.url));
-const compile = dockerfile.slice(
-  dockerfile.indexOf("deno compile"),
-  dockerfile.indexOf("cli.ts\n"),
-);
+const compile = IMAGE_PERMISSIONS.join(" ");
 const list = (flag: string) => new RegExp(`--${flag}=(\\S+)`).exec(compile)?.[1]?.split(",") ?? [];
 const within = (path: string, roots: string[]) =>
   roots.some((r) => path === r || path.startsWith(`${r}/`));
 
 Deno.test("the image bakes explicit permissions: never -A, reads and writes only its volumes", () => {
+  assert.match(dockerfile, /scripts\/compile\.ts \\\n\s+--image "\$triple" \/out\/flux-status/);
+  assert.doesNotMatch(
+    dockerfile,
+    /(RUN|&&) deno (install|compile)/,
+    "the image compiles through the script",
+  );
   assert.doesNotMatch(compile, /(^|\s)(-A|--allow-all)(\s|$)/);
   assert.doesNotMatch(
     compile,
