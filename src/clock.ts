@@ -18,24 +18,54 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The timer functions a clock sleeps with (the global ones, or a test's). */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): ReturnType<typeof setTimeout>;
+  clearTimeout(id: ReturnType<typeof setTimeout> | undefined): void;
+}
+
+/**
+ * The longest single timer: Deno's timers are 32-bit, and a longer one fires at once (with a
+ * `TimeoutOverflowWarning` printed to stderr).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A wall clock whose sleeps are timers cleared when the signal aborts; a sleep longer than
+ * {@linkcode MAX_TIMER_MS} is taken in turns of at most that.
+ *
+ * @param timers where the timers come from
+ */
+export function wallClock(timers: Timers = globalThis): Clock {
+  return {
+    now: () => Date.now(),
+    sleep(ms, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        let left = Math.max(0, ms);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const onAbort = () => {
+          timers.clearTimeout(timer);
+          reject(signal?.reason);
+        };
+        const arm = () => {
+          const turn = Math.min(left, MAX_TIMER_MS);
+          left -= turn;
+          timer = timers.setTimeout(() => {
+            if (left > 0) return arm();
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          }, turn);
+        };
+        arm();
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+  };
+}
+
 /** The wall clock, with timers that are cleared when the signal aborts. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, Math.max(0, ms));
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  },
-};
+export const systemClock: Clock = wallClock();
 
 /**
  * Waits until `signal` aborts or `ms` passes, without throwing: returns true if it aborted.

@@ -37,6 +37,13 @@ const RATE_LIMIT_TEXT = /rate limit|TF400733/i;
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
 /**
+ * The longest wait a provider's answer can ask for. A far Retry-After or reset (a clock gone
+ * wrong, a proxy's odd header) would otherwise stop every call for days; after this one call
+ * goes out as a probe, and a provider still limited says so again.
+ */
+export const MAX_PROVIDER_WAIT_MS = 3_600_000;
+
+/**
  * Builds the ProviderError for a failure, deciding its kind once for every consumer:
  * - no answer, 5xx, 408, 409: `transient`;
  * - 429, or 403/503 with Retry-After, `x-ratelimit-remaining: 0` or a rate-limit message:
@@ -51,9 +58,12 @@ export function providerFailure(f: Failure): ProviderError {
       { provider: f.provider, status: 0, kind: "transient", cause: f.cause },
     );
   }
-  const wait = f.headers ? retryAfterMs(f.headers, f.now) : undefined;
+  const asked = f.headers ? retryAfterMs(f.headers, f.now) : undefined;
+  const wait = asked === undefined ? undefined : Math.min(asked, MAX_PROVIDER_WAIT_MS);
   const kind = kindOf(f.status, f.message, wait);
-  const hint = kind === "rateLimited"
+  const hint = asked !== undefined && asked > MAX_PROVIDER_WAIT_MS
+    ? `it asked to wait ${Math.round(asked / 1000)} s, more than the 1 h flux-status waits at most`
+    : kind === "rateLimited"
     ? "pausing calls until the rate limit resets"
     : f.hints?.[f.status] ??
       (f.status >= 500 ? `${f.label} had a problem, will try again` : "check the request");
