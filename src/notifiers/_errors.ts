@@ -7,6 +7,7 @@
  */
 import { type HeaderSource, retryAfterMs } from "./retry_after.ts";
 import { type FailureKind, ProviderError } from "./notifier.ts";
+import { RedirectedWrite } from "./_transport.ts";
 
 /** Facts about one failed call. */
 export interface Failure {
@@ -104,14 +105,54 @@ export function noAnswer(
   f: Omit<Failure, "status" | "message" | "headers">,
   err: unknown,
 ): ProviderError {
-  // Octokit wraps what fetch threw; the timeout is then its cause.
+  // Octokit wraps what fetch threw; the timeout (or the redirect) is then its cause.
   let timedOut = false;
   for (let e: unknown = err; e instanceof Error && !timedOut; e = e.cause) {
     timedOut = e.name === "TimeoutError";
+    if (e instanceof RedirectedWrite) return redirected(f, e);
   }
   return providerFailure({
     ...f,
     status: 0,
     message: timedOut ? "the request timed out" : "no response arrived",
   });
+}
+
+/**
+ * A write answered with a redirect: the address is not the API (or a login page stands in front
+ * of it). Every status would meet the same, so it pauses calls like a refused token, and the
+ * statuses wait for the configuration to be fixed.
+ */
+function redirected(
+  f: Omit<Failure, "status" | "message" | "headers">,
+  e: RedirectedWrite,
+): ProviderError {
+  return new ProviderError(
+    `Cannot ${f.doing} as ${f.label}'s address ${e.message}, not the API's own answer: check --api-url points at the ${f.label} API itself (not its web address, a login page or a proxy in front of it)`,
+    { provider: f.provider, status: e.status, kind: "auth" },
+  );
+}
+
+/**
+ * A 2xx without the answer the API gives (no JSON where it returns JSON: a proxy's or a login
+ * page's HTML). Not a delivery; transient, as the API may answer again behind it.
+ *
+ * @param f who and what
+ * @param status the 2xx status
+ * @param what what the API returns, e.g. `the JSON object its API returns`
+ */
+export function notTheApi(
+  f: Pick<Failure, "provider" | "label" | "doing">,
+  status: number,
+  what: string,
+): ProviderError {
+  return new ProviderError(
+    `Cannot ${f.doing} as ${f.label} answered ${status} without ${what}: check --api-url points at the API (a proxy or login page answers HTML)`,
+    { provider: f.provider, status, kind: "transient" },
+  );
+}
+
+/** Whether a parsed body is a JSON object (not an array, not text). */
+export function isJsonObject(data: unknown): boolean {
+  return typeof data === "object" && data !== null && !Array.isArray(data);
 }

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { noAnswer, providerFailure } from "./_errors.ts";
-import { ProviderError } from "./notifier.ts";
+import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
+import type { ProviderError } from "./notifier.ts";
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -47,8 +47,11 @@ export interface HttpRequest {
   doing: string;
   /** Statuses answered as a result rather than thrown (e.g. 404 for "no such status"). */
   accept?: number[];
-  /** The JSON a 2xx must carry; anything else (an HTML page from a proxy, say) is a failure. */
-  expect?: "array" | "object";
+  /**
+   * What a 2xx must carry: a JSON array or object, or `nothing` (no body, or JSON); anything else
+   * (an HTML page from a proxy, say) is a failure, so a write counts only on the API's own answer.
+   */
+  expect?: "array" | "object" | "nothing";
 }
 
 /** An answer. */
@@ -114,10 +117,13 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
       if (reported !== null && Number.isFinite(Number(reported))) remaining = Number(reported);
       const text = await res.text().catch(() => "");
       const data = parseJson(text);
-      if (res.ok && req.expect && !shaped(data, req.expect)) {
-        throw new ProviderError(
-          `Cannot ${req.doing} as ${o.label} answered ${res.status} without the JSON ${req.expect} its API returns: check --api-url points at the API (a proxy or login page answers HTML)`,
-          { provider: o.provider, status: res.status, kind: "transient" },
+      if (res.ok && req.expect && !shaped(text, data, req.expect)) {
+        throw notTheApi(
+          failure(req.doing),
+          res.status,
+          req.expect === "nothing"
+            ? "an answer its API gives"
+            : `the JSON ${req.expect} its API returns`,
         );
       }
       if (res.ok || req.accept?.includes(res.status)) {
@@ -137,10 +143,9 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
   }
 }
 
-function shaped(data: unknown, expect: "array" | "object"): boolean {
-  return expect === "array"
-    ? Array.isArray(data)
-    : typeof data === "object" && data !== null && !Array.isArray(data);
+function shaped(text: string, data: unknown, expect: "array" | "object" | "nothing"): boolean {
+  if (expect === "nothing") return text.trim() === "" || data !== undefined;
+  return expect === "array" ? Array.isArray(data) : isJsonObject(data);
 }
 
 function parseJson(text: string): unknown {

@@ -6,26 +6,68 @@
  * per file. Azure DevOps's SDK does its own HTTP: it gets the same file (`cert.caFile`) and reads
  * the same proxy variables.
  *
+ * A write (any method but GET and HEAD) is never redirected: a status counts as delivered only on
+ * the API's own answer, and a redirect (an SSO proxy's login page, a web address given as
+ * `--api-url`) would be followed to a 200 HTML page. Such an answer throws
+ * {@linkcode RedirectedWrite}, which `noAnswer` in `_errors.ts` turns into the provider's failure.
+ *
  * @module
  */
 import { NotifierError } from "./notifier.ts";
 
 const clients = new Map<string, Deno.HttpClient>();
 
+/** A write answered with a redirect: not the API's answer, so not a delivery. */
+export class RedirectedWrite extends Error {
+  /**
+   * @param status the 3xx status
+   * @param location where it pointed, without query or credentials
+   */
+  constructor(readonly status: number, readonly location: string) {
+    super(`answered ${status} redirecting to ${location}`);
+    this.name = "RedirectedWrite";
+  }
+}
+
 /**
- * The fetch of provider calls: Deno's, trusting the CAs in `caFile` too when given.
+ * The fetch of provider calls: Deno's, trusting the CAs in `caFile` too when given, and never
+ * following a redirect of a write.
  *
  * @throws {NotifierError} when `caFile` cannot be read or holds no certificate
  */
 export function providerFetch(caFile?: string): typeof fetch {
-  if (!caFile) return fetch;
+  if (!caFile) return writesNotRedirected(fetch);
   let client = clients.get(caFile);
   if (!client) {
     client = Deno.createHttpClient({ caCerts: [readCaFile(caFile)] });
     clients.set(caFile, client);
   }
   const using = client;
-  return (input, init) => fetch(input, { ...init, client: using });
+  return writesNotRedirected((input, init) => fetch(input, { ...init, client: using }));
+}
+
+function writesNotRedirected(base: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const method = (init?.method ?? (input instanceof Request ? input.method : "GET"))
+      .toUpperCase();
+    if (method === "GET" || method === "HEAD") return base(input, init);
+    const res = await base(input, { ...init, redirect: "manual" });
+    if (res.status < 300 || res.status > 399) return res;
+    await res.body?.cancel();
+    const url = input instanceof Request ? input.url : String(input);
+    throw new RedirectedWrite(res.status, addressOf(res.headers.get("location"), url));
+  };
+}
+
+/** A redirect's target as safe to print: origin and path, no query, no credentials. */
+function addressOf(location: string | null, base: string): string {
+  if (!location) return "nowhere (no Location)";
+  try {
+    const url = new URL(location, base);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return "an unreadable Location";
+  }
 }
 
 /**

@@ -127,6 +127,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
         },
         signal,
         doing: `set status on ${sha.slice(0, 7)}`,
+        expect: "object",
       });
     },
     async getStatus(sha, name, signal) {

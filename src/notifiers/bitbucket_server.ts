@@ -110,6 +110,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
         },
         signal,
         doing: `set status on ${sha.slice(0, 7)}`,
+        expect: "nothing",
       });
     },
     async getStatus(sha, name, signal) {

@@ -135,6 +135,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
         },
         signal,
         doing: `set status on ${sha.slice(0, 7)}`,
+        expect: "object",
       });
     },
     async getStatus(sha, name, signal) {

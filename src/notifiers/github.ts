@@ -17,7 +17,7 @@ import { Octokit as OctokitCore } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitHubApiUrl } from "./endpoints.ts";
-import { noAnswer, providerFailure } from "./_errors.ts";
+import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
 import { providerFetch } from "./_transport.ts";
 import type { GitHubApp } from "./github_app.ts";
@@ -163,8 +163,10 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     },
     async setStatus(sha, status, signal) {
       const description = markedDescription(status, GITHUB_DESCRIPTION_LIMIT);
+      const doing = `set status on ${sha.slice(0, 7)}`;
+      let created: { status: number; data: unknown };
       try {
-        await paced(() =>
+        created = await paced(() =>
           octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
             owner,
             repo,
@@ -176,7 +178,14 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
             request: { signal: withTimeout(timeoutMs, signal) },
           }), signal);
       } catch (err) {
-        throw fail(err, `set status on ${sha.slice(0, 7)}`);
+        throw fail(err, doing);
+      }
+      if (!isJsonObject(created.data)) {
+        throw notTheApi(
+          { provider: "github", label: "GitHub", doing },
+          created.status,
+          "the JSON status its API returns",
+        );
       }
     },
     async listStatuses(sha, prefix, signal): Promise<ReadStatus[]> {

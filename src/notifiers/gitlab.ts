@@ -18,7 +18,7 @@ import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitLabApiUrl } from "./endpoints.ts";
-import { noAnswer, providerFailure } from "./_errors.ts";
+import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { providerFetch } from "./_transport.ts";
 import {
   checkNotifierOptions,
@@ -251,11 +251,13 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     },
     async setStatus(sha, status, signal) {
       const doing = `set status on ${sha.slice(0, 7)}`;
+      let created: { data: unknown; status: number };
       try {
-        await commits(signal).editStatus(project, sha, TO_GITLAB[status.state], {
+        created = await commits(signal).editStatus(project, sha, TO_GITLAB[status.state], {
           name: status.name,
           description: truncate(status.description, GITLAB_DESCRIPTION_LIMIT),
           ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+          showExpanded: true,
         });
       } catch (err) {
         if (
@@ -272,6 +274,13 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
           );
         }
         throw fail(err, doing);
+      }
+      if (!isJsonObject(created.data)) {
+        throw notTheApi(
+          { provider: "gitlab", label: "GitLab", doing },
+          created.status,
+          "the JSON status its API returns",
+        );
       }
     },
     getStatus,
