@@ -164,6 +164,9 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
    */
   async function checkAccessUntilOk(): Promise<void> {
     await outbox.pause.load().catch(() => {}); // a pause stored before a restart counts too
+    // A refused token or unreadable repository of an earlier run may be fixed by this run's
+    // configuration: its pause ends now, so the check below (and one queued status) probe at once.
+    if (outbox.pause.current?.kind === "auth") await outbox.pause.endNow().catch(() => {});
     while (!controller.signal.aborted && !access?.ok) {
       const paused = outbox.pause.remainingMs();
       if (paused > 0) {
@@ -174,10 +177,16 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       if (!found.ok && found.error?.kind === "rateLimited") {
         await outbox.pause.pause(found.error, found.error.retryAfterMs ?? 60_000).catch(() => {});
       }
+      // A refused token or a repository that cannot be read (a wrong --api-url): every status
+      // would meet it, so calls pause, durably, and the statuses wait for the fix.
+      if (!found.ok && found.error?.kind === "auth") {
+        await outbox.pause.pause(found.error, 60_000).catch(() => {});
+      }
       if (controller.signal.aborted) return;
       if (!access?.ok) access = found;
       if (found.ok) {
         log.info("The {provider} token can read the repository", { provider: notifier.provider });
+        if (outbox.pause.current?.kind === "auth") await outbox.pause.lift().catch(() => {});
         return;
       }
       log.error("Cannot use {provider} with this token and repository: {reason}", {
@@ -226,11 +235,12 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       const fluxd = flux2Seen ? undefined : link.notReadyReason();
       if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
       const pause = outbox.pause.current;
-      if (pause?.kind === "auth") reasons.push(`the provider refused the token: ${pause.reason}`);
-      else if (!access) {
-        reasons.push(`checking that the ${notifier.provider} token can read the repository`);
-      } else if (!access.ok) {
+      if (access && !access.ok) {
         reasons.push(`the ${notifier.provider} check failed: ${access.reason}`);
+      } else if (pause?.kind === "auth") {
+        reasons.push(`the provider refused the token: ${pause.reason}`);
+      } else if (!access) {
+        reasons.push(`checking that the ${notifier.provider} token can read the repository`);
       }
       return reasons;
     },

@@ -4,6 +4,10 @@
  * token, a wrong repository or a token without the status scope is said clearly, in the log and in
  * `/readyz`; a failing check never stops events from being accepted and stored.
  *
+ * The same read tells a 404 on one write apart: the commit's own (the status is dropped), or the
+ * repository's (a wrong `--api-url`, a renamed or deleted repository, a token that cannot see it),
+ * which every status would meet, so it pauses calls like a refused token and keeps the statuses.
+ *
  * @module
  */
 import { type Notifier, ProviderError } from "./notifiers/notifier.ts";
@@ -33,7 +37,40 @@ export async function checkAccess(notifier: Notifier, signal?: AbortSignal): Pro
     ) {
       return { ok: true };
     }
-    if (err instanceof ProviderError) return { ok: false, reason: err.message, error: err };
+    if (err instanceof ProviderError) {
+      const error = err.kind === "rejected" ? repositoryUnreadable(err, err.message) : err;
+      return { ok: false, reason: error.message, error };
+    }
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * Decides whose a write's 404 is. While the repository reads fine it is the commit's, and `err`
+ * is returned as is (a `rejected` failure: that one status is dropped). Otherwise it is returned
+ * as an `auth` failure, which pauses every call and keeps the statuses until the repository can
+ * be read again.
+ *
+ * @param notifier the provider's notifier
+ * @param err the write's failure
+ * @param signal aborts the check
+ */
+export async function whoseRejection(
+  notifier: Notifier,
+  err: ProviderError,
+  signal?: AbortSignal,
+): Promise<ProviderError> {
+  if (err.kind !== "rejected" || err.status !== 404) return err;
+  const access = await checkAccess(notifier, signal);
+  if (access.ok) return err;
+  return repositoryUnreadable(err, access.reason);
+}
+
+function repositoryUnreadable(err: ProviderError, reason: string): ProviderError {
+  return new ProviderError(
+    `${err.message} (the repository itself cannot be read, so calls pause until it can: check --git-url and --api-url)${
+      reason === err.message ? "" : `: ${reason}`
+    }`,
+    { provider: err.provider, status: err.status, kind: "auth" },
+  );
 }

@@ -51,6 +51,7 @@ import {
   truncate,
 } from "./notifiers/notifier.ts";
 import { ProviderPause } from "./pause.ts";
+import { whoseRejection } from "./access_check.ts";
 import { OutboxIndex, type Queued, type Rank } from "./outbox_index.ts";
 
 const log = getLogger(["flux-status", "outbox"]);
@@ -456,15 +457,19 @@ export class Outbox {
     }
     if (!sent) {
       let newer: ReadStatus | undefined;
+      const signal = AbortSignal.any([abortDelivery, pausing]);
       try {
-        const signal = AbortSignal.any([abortDelivery, pausing]);
         newer = await this.#newerAtProvider(current as Deno.KvEntry<OutboxEntry>, signal);
         if (!newer) await this.#notifier.setStatus(sha, entry.status, signal);
       } catch (err) {
+        // A 404 is this commit's only while the repository reads fine.
+        const failure = err instanceof ProviderError
+          ? await whoseRejection(this.#notifier, err, signal).catch(() => err)
+          : err;
         // Called off by a pause that began meanwhile, or by shutdown: the entry keeps its place,
         // no attempt lost.
         if (pausing.aborted || abortDelivery.aborted) return;
-        await this.#failed(current as Deno.KvEntry<OutboxEntry>, err);
+        await this.#failed(current as Deno.KvEntry<OutboxEntry>, failure);
         return;
       }
       if (newer) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeFluxd } from "./fakes/fluxd.ts";
 import { startFakeGitHub } from "./fakes/github.ts";
+import { startFakeGitea } from "./fakes/gitea.ts";
 import { fixture, startDaemonProcess, tempDir } from "./_cli.ts";
 
 const TOKEN = "test-token";
@@ -132,4 +133,38 @@ Deno.test("daemon upgrades every /vN/daemon path fluxd versions dial and never a
     assert.equal(fluxd.requests[0]?.method, "RPCServer.Ping");
     assert.deepEqual(fluxd.requests[0]?.params, [{}]);
   }
+});
+
+Deno.test("daemon whose --api-url reaches no repository pauses calls from its start-up check, durably", async () => {
+  await using dir = await tempDir();
+  await using gt = await startFakeGitea({ repos: ["acme/app"] });
+  const args = (apiUrl: string) => [
+    "--instance",
+    "dev",
+    "--git-url",
+    "https://git.example.org/acme/app.git",
+    "--provider",
+    "gitea",
+    "--api-url",
+    apiUrl,
+    "--gitea-token",
+    TOKEN,
+    "--store",
+    `${dir.path}/kv.sqlite`,
+    "--poll-workloads=false",
+  ];
+  {
+    await using daemon = await startDaemonProcess(args(`${gt.url}/gitea/api/v1`));
+    const line = await daemon.waitForLine(/Pausing every call to \\"gitea\\"/);
+    assert.match(line, /answered 404.*the repository itself cannot be read/);
+    await using fluxd = new FakeFluxd({ connect: daemon.connect });
+    assert.ok((await fluxd.postEvent(await fixture("event-sync.json"))).delivered);
+    await daemon.kill();
+  }
+  assert.equal(gt.received.filter((r) => r.method === "POST").length, 0, "nothing sent");
+  // Fixed: the stored statuses arrive.
+  await using daemon = await startDaemonProcess(args(gt.url));
+  const sha = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
+  await gt.waitFor(() => gt.commitStatuses(sha).length > 0, "the stored status");
+  await daemon.terminate();
 });

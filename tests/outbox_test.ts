@@ -179,18 +179,27 @@ Deno.test("Outbox keeps a change refused for a bad token and delivers it once th
 
 Deno.test("Outbox drops a change GitHub refuses for good (404, 422) and goes on", async () => {
   await using gh = await startFakeGitHub();
+  // A 404 for a repository GitHub does not show: every status would meet it, so it is kept and
+  // calls pause (issue: a wrong --api-url dropped every status).
   await using missing = await setup(gh, "test-token", "acme/gone");
   await missing.outbox.enqueue([change("succeeded")]);
   await missing.settledCount(1);
-  assert.equal(missing.settled[0]?.outcome, "dropped");
-  assert.match(missing.settled[0]!.error!, /404/);
-  assert.deepEqual(await missing.outbox.pending(), []);
+  assert.equal(missing.settled[0]?.outcome, "retry");
+  assert.equal(missing.settled[0]?.kind, "auth");
+  assert.match(missing.settled[0]!.error!, /404.*the repository itself cannot be read/);
+  assert.equal((await missing.outbox.pending()).length, 1);
 
   await using box = await setup(gh);
-  await box.outbox.enqueue([change("succeeded", "x", "deadbeef".repeat(5).slice(0, 39) + "z")]);
+  gh.faults.push({ status: 404, method: "POST", body: { message: "Not Found" } });
+  await box.outbox.enqueue([change("succeeded", "y")]);
   await box.settledCount(1);
-  assert.equal(box.settled[0]?.outcome, "dropped");
-  assert.match(box.settled[0]!.error!, /422/);
+  assert.equal(box.settled[0]?.outcome, "dropped", "a 404 on one commit of a readable repository");
+  assert.match(box.settled[0]!.error!, /404/);
+
+  await box.outbox.enqueue([change("succeeded", "x", "deadbeef".repeat(5).slice(0, 39) + "z")]);
+  await box.settledCount(2);
+  assert.equal(box.settled[1]?.outcome, "dropped");
+  assert.match(box.settled[1]!.error!, /422/);
 });
 
 Deno.test("Outbox keeps running when its store fails, and stops cleanly", async () => {
