@@ -230,7 +230,7 @@ export const OPTION_META: Record<string, OptionMeta> = {
     value: "<name>",
   },
   apiUrl: {
-    help: "API base URL for self-hosted providers (GitHub Enterprise: https://HOST/api/v3)",
+    help: "API root for self-hosted providers, or the forge's address (its standard API path is added)",
     value: "<url>",
   },
   githubToken: {

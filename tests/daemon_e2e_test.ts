@@ -54,7 +54,7 @@ Deno.test("daemon accepts release, autorelease and commit events with 2xx and se
   const posts = () => gh.received.filter((r) => r.method === "POST");
   await gh.waitFor(() => posts().length > 0, "a request");
   assert.deepEqual(posts().map((r) => r.path), [
-    "/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38",
+    "/api/v3/repos/acme/app/statuses/a754de1d22760f279bebcc2697928d14d90cbc38",
   ]);
 });
 

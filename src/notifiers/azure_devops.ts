@@ -16,7 +16,7 @@ import { GitApi } from "azure-devops-node-api/GitApi.js";
 import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
 import type { GitRemote } from "../git_url.ts";
-import { defaultAzureApiUrl } from "./endpoints.ts";
+import { defaultAzureApiUrl, withStandardPath } from "./endpoints.ts";
 import { abortable } from "./_abortable.ts";
 import { readCaFile } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
@@ -125,7 +125,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   const collectionUrl = checkNotifierOptions(
     "Azure DevOps",
     token,
-    options.apiUrl,
+    withStandardPath(remote, options.apiUrl),
     defaultAzureApiUrl(remote),
   );
   checkProxyHost(collectionUrl, options.env ?? {});

@@ -14,7 +14,7 @@
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultBitbucketApiUrl } from "./endpoints.ts";
+import { defaultBitbucketApiUrl, withStandardPath } from "./endpoints.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -76,7 +76,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
   const baseUrl = checkNotifierOptions(
     "Bitbucket",
     token,
-    options.apiUrl,
+    withStandardPath(remote, options.apiUrl),
     defaultBitbucketApiUrl(remote),
   );
   const authorization = () =>

@@ -13,7 +13,7 @@
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultBitbucketServerApiUrl } from "./endpoints.ts";
+import { defaultBitbucketServerApiUrl, withStandardPath } from "./endpoints.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -67,7 +67,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
   const baseUrl = checkNotifierOptions(
     "Bitbucket Data Center",
     token,
-    options.apiUrl,
+    withStandardPath(remote, options.apiUrl),
     defaultBitbucketServerApiUrl(remote),
   );
   const http = createHttpClient({

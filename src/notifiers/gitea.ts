@@ -11,7 +11,7 @@
 import type { GitRemote } from "../git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultGiteaApiUrl } from "./endpoints.ts";
+import { defaultGiteaApiUrl, withStandardPath } from "./endpoints.ts";
 import {
   checkNotifierOptions,
   markedDescription,
@@ -79,7 +79,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
   const baseUrl = checkNotifierOptions(
     "Gitea",
     token,
-    options.apiUrl,
+    withStandardPath(remote, options.apiUrl),
     defaultGiteaApiUrl(remote),
   );
   const http = createHttpClient({

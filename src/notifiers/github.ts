@@ -16,7 +16,7 @@
 import { Octokit as OctokitCore } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
 import type { GitRemote } from "../git_url.ts";
-import { defaultGitHubApiUrl } from "./endpoints.ts";
+import { defaultGitHubApiUrl, withStandardPath } from "./endpoints.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
 import { providerFetch } from "./_transport.ts";
@@ -91,7 +91,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
   const baseUrl = checkNotifierOptions(
     app ? "GitHub as an app" : "GitHub",
     app ? app.privateKey : token,
-    options.apiUrl,
+    withStandardPath(remote, options.apiUrl),
     defaultGitHubApiUrl(remote),
   );
   const fetch = providerFetch(options.caFile);

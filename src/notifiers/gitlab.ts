@@ -17,7 +17,7 @@
 import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "../git_url.ts";
-import { defaultGitLabApiUrl } from "./endpoints.ts";
+import { defaultGitLabApiUrl, withStandardPath } from "./endpoints.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { providerFetch } from "./_transport.ts";
 import {
@@ -177,7 +177,12 @@ interface GitLabJob {
  */
 export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const apiUrl = checkNotifierOptions("GitLab", token, options.apiUrl, defaultGitLabApiUrl(remote));
+  const apiUrl = checkNotifierOptions(
+    "GitLab",
+    token,
+    withStandardPath(remote, options.apiUrl),
+    defaultGitLabApiUrl(remote),
+  );
   const host = apiUrl.replace(/\/api\/v4$/, "");
   let remaining: number | undefined;
   const observe = (headers: Headers) => {

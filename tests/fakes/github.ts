@@ -41,7 +41,7 @@ export interface FakeGitHubOptions {
   tokens?: string[];
   /** Repositories that exist, `owner/repo`. @default ["acme/app"] */
   repos?: string[];
-  /** Path prefix of the API (GHES: `/api/v3`). @default "" */
+  /** Path prefix of the API: GitHub Enterprise Server's, as a loopback address is no `api.` host. @default "/api/v3" */
   prefix?: string;
   /** Called with each status created. */
   onStatus?: (sha: string, status: GitHubStatus) => void;
@@ -93,7 +93,7 @@ function ourState(state: string, description: string): State {
 
 /** Starts the fake on a free loopback port. */
 export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
-  const prefix = options.prefix ?? "";
+  const prefix = options.prefix ?? "/api/v3";
   const repos = new Set(options.repos ?? ["acme/app"]);
   const tokens = new Set(options.tokens ?? ["test-token"]);
   const statuses = new Map<string, GitHubStatus[]>();
