@@ -174,6 +174,8 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         continue;
       }
       const found = await checkAccess(notifier, controller.signal);
+      if (controller.signal.aborted) return;
+      if (!access?.ok) access = found;
       if (!found.ok && found.error?.kind === "rateLimited") {
         await outbox.pause.pause(found.error, found.error.retryAfterMs ?? 60_000).catch(() => {});
       }
@@ -182,8 +184,6 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       if (!found.ok && found.error?.kind === "auth") {
         await outbox.pause.pause(found.error, 60_000).catch(() => {});
       }
-      if (controller.signal.aborted) return;
-      if (!access?.ok) access = found;
       if (found.ok) {
         log.info("The {provider} token can read the repository", { provider: notifier.provider });
         if (outbox.pause.current?.kind === "auth") await outbox.pause.lift().catch(() => {});
