@@ -93,11 +93,11 @@ function render(
 
 async function readStatus(config: StatusConfig): Promise<number> {
   const notifier = await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
-  const names = await statusNames(config, notifier);
   const read = (name: string, signal?: AbortSignal) =>
     notifier.getStatus(config.commitId, name, signal);
 
   if (!config.wait) {
+    const names = await statusNames(config, notifier);
     const found = await Promise.all(names.map((n) => read(n)));
     const missing = names.filter((_, i) => !found[i]);
     for (const [i, name] of names.entries()) {
@@ -113,21 +113,24 @@ async function readStatus(config: StatusConfig): Promise<number> {
   const progress = createProgress(Deno.stderr.isTerminal());
   const result = await waitForStatuses({
     read,
-    names,
+    names: (signal) => statusNames(config, notifier, signal),
     timeoutMs: config.timeout,
     intervalMs: config.waitInterval,
     onChange: (name, status, elapsed) => progress.change(name, status, elapsed),
     onWait: (ms, elapsed) => progress.wait(ms, elapsed),
   });
   progress.done();
+  const { names } = result;
   for (const name of names) console.log(render(config, name, result.statuses.get(name)));
-  const code = exitCodeFor(names.map((n) => result.statuses.get(n)?.state));
   if (result.timedOut) {
     console.error(
-      `error: timed out after ${formatDuration(config.timeout)} waiting for ${names.join(", ")}`,
+      `error: timed out after ${formatDuration(config.timeout)} waiting for ${
+        names.length > 0 ? names.join(", ") : `the statuses of ${config.commitId}`
+      }`,
     );
+    if (names.length === 0) return EXIT_CODES.timedOut;
   }
-  return code;
+  return exitCodeFor(names.map((n) => result.statuses.get(n)?.state));
 }
 
 /**
@@ -135,13 +138,17 @@ async function readStatus(config: StatusConfig): Promise<number> {
  * both actions of the object, or every flux-status status of the instance on the commit when it
  * has Flux v2 ones (names with an object), else Flux v1's sync and workload.
  */
-async function statusNames(config: StatusConfig, notifier: Notifier): Promise<string[]> {
+async function statusNames(
+  config: StatusConfig,
+  notifier: Notifier,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const { instance, object } = config;
   if (config.action !== "all") return [statusName(instance, config.action, object)];
   const pair = (["sync", "workload"] as const).map((a) => statusName(instance, a, object));
   if (object) return pair;
   const prefix = statusPrefix(instance);
-  const found = await notifier.listStatuses(config.commitId, prefix);
+  const found = await notifier.listStatuses(config.commitId, prefix, signal);
   const perObject = found.map((s) => s.name).filter((n) => n.slice(prefix.length).includes("/"));
   return perObject.length > 0 ? [...new Set([...found.map((s) => s.name)])].sort() : pair;
 }

@@ -80,7 +80,6 @@ await Deno.openKv(await Deno.makeTempFile());
 await import("valibot");
 await import("@logtape/logtape");
 await import("@octokit/core");
-await import("@octokit/plugin-paginate-rest");
 ${HELLO}`;
 /** The floor under events/s: the minimal server writing what the outbox writes, a row per status. */
 const MINIMAL_ROWS = `

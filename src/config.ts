@@ -230,7 +230,8 @@ export const OPTION_META: Record<string, OptionMeta> = {
     value: "<name>",
   },
   apiUrl: {
-    help: "API root for self-hosted providers, or the forge's address (its standard API path is added)",
+    help:
+      "API root for self-hosted providers, or the forge's address (its standard API path is added)",
     value: "<url>",
   },
   githubToken: {

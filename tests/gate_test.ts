@@ -4,6 +4,7 @@ import { ProviderError } from "../src/notifiers/notifier.ts";
 import { type FakeGitHub, type GitHubStatus, startFakeGitHub } from "./fakes/github.ts";
 import { ManualClock } from "./fakes/clock.ts";
 import { runCli } from "./_cli.ts";
+import { startSilentServer } from "./fakes/silent_server.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const args = (gh: FakeGitHub, extra: string[] = []) => [
@@ -235,4 +236,70 @@ Deno.test("status reads one Flux v2 object with --object, and --action all lists
   const bad = await runCli([...common, "--object", "apps"], env);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^error: --object expected kind\/namespace\/name/);
+});
+
+Deno.test("waitForStatuses() calls off a read still in flight when the deadline passes", async () => {
+  const clock = new ManualClock();
+  let signal: AbortSignal | undefined;
+  const waiting = waitForStatuses({
+    read: (_name, s) => {
+      signal = s;
+      // A provider that took the connection and never answers: only the signal ends the read.
+      return new Promise((_, reject) => s?.addEventListener("abort", () => reject(s.reason)));
+    },
+    names: ["n"],
+    timeoutMs: 2000,
+    intervalMs: 1000,
+    clock,
+  });
+  assert.ok(signal, "the read started");
+  assert.equal(clock.sleeping, 1, "a deadline is armed while the read is in flight");
+  clock.advance(2000);
+  const result = await waiting;
+  assert.equal(result.timedOut, true);
+  assert.equal(signal?.aborted, true);
+  assert.deepEqual(result.names, ["n"]);
+});
+
+Deno.test("status --wait --timeout ends on time against a provider that never answers", async () => {
+  await using silent = startSilentServer("hang");
+  const out = await runCli([
+    "status",
+    "--instance",
+    "dev",
+    "--git-url",
+    "https://github.com/acme/app",
+    "--api-url",
+    `${silent.url}/api/v3`,
+    "--commit-id",
+    SHA,
+    "--wait",
+    "--timeout",
+    "1s",
+    "--action",
+    "all",
+  ], env);
+  assert.equal(out.code, 124, out.stderr);
+  assert.match(out.stderr, /error: timed out after 1s waiting for the statuses of 2f0ab35/);
+});
+
+Deno.test("status --action all --wait waits out a 503 and a rate limit on the listing", async () => {
+  await using gh = await startFakeGitHub();
+  add(gh, "flux-status/dev/kustomization/flux-system/apps/sync", "success", "Applied");
+  add(gh, "flux-status/dev/kustomization/flux-system/apps/workload", "success", "Healthy");
+  gh.faults.push({ status: 503, body: { message: "Service Unavailable" } });
+  gh.faults.push({
+    status: 429,
+    headers: { "retry-after": "0" },
+    body: { message: "You have exceeded a secondary rate limit" },
+  });
+  const out = await runCli(args(gh, ["--action", "all"]), env);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(
+    out.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((s) => [s.name, s.state]),
+    [
+      ["flux-status/dev/kustomization/flux-system/apps/sync", "succeeded"],
+      ["flux-status/dev/kustomization/flux-system/apps/workload", "succeeded"],
+    ],
+  );
 });

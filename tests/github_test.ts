@@ -108,3 +108,54 @@ Deno.test("A GitHub connection that never answers or is reset: the delivery is f
     });
   }
 });
+
+Deno.test("GitHub notifier follows Link pages, and a hung page ends with the request's signal", async () => {
+  await using gh = await startFakeGitHub();
+  const notifier = createGitHubNotifier({
+    remote: parseGitUrl("https://github.com/acme/app"),
+    token: "test-token",
+    apiUrl: gh.url,
+  });
+  await notifier.setStatus(SHA, {
+    name: "flux-status/dev/sync",
+    state: "succeeded",
+    description: "old",
+  });
+  const now = new Date().toISOString();
+  const list = gh.statuses.get(`acme/app@${SHA}`) ?? [];
+  for (let i = 0; i < 230; i++) {
+    list.unshift({
+      id: 1000 + i,
+      state: "success",
+      description: "other CI",
+      target_url: null,
+      context: `ci/job-${i}`,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+  gh.statuses.set(`acme/app@${SHA}`, list);
+  assert.equal((await notifier.getStatus(SHA, "flux-status/dev/sync"))?.description, "old");
+  assert.deepEqual(
+    (await notifier.listStatuses(SHA, "flux-status/")).map((s) => s.name),
+    ["flux-status/dev/sync"],
+  );
+  const pages = gh.received.filter((r) => r.path.endsWith("/statuses") && r.method === "GET");
+  assert.deepEqual(pages.slice(-3).map((r) => new URLSearchParams(r.query).get("page")), [
+    null,
+    "2",
+    "3",
+  ]);
+
+  await using silent = startSilentServer("hang");
+  const hung = createGitHubNotifier({
+    remote: parseGitUrl("https://github.com/acme/app"),
+    token: "test-token",
+    apiUrl: silent.url,
+  });
+  const controller = new AbortController();
+  const reading = hung.listStatuses(SHA, "flux-status/", controller.signal);
+  await silent.connected;
+  controller.abort();
+  await assert.rejects(reading);
+});

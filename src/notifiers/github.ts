@@ -1,7 +1,10 @@
 /**
  * GitHub commit statuses (github.com, GHEC with data residency, GitHub Enterprise Server) through
- * `@octokit/core` and `@octokit/plugin-paginate-rest` (`@octokit/rest` adds every endpoint's
- * method: 3.4 MB of RSS and ~15 ms of start-up for the two routes used here).
+ * `@octokit/core` (`@octokit/rest` adds every endpoint's method: 3.4 MB of RSS and ~15 ms of
+ * start-up for the two routes used here). Pages are followed by their `Link: rel="next"` here:
+ * `@octokit/plugin-paginate-rest`'s iterator drops the request options after building the first
+ * URL, so a page request ignored our AbortSignal and timeout and hung on a provider that never
+ * answers.
  *
  * Status POSTs are paced the way GitHub asks (content-creating requests one at a time, a second
  * apart, which keeps a burst of statuses under the secondary rate limit; src/notifiers/_pacing.ts
@@ -14,7 +17,6 @@
  * @module
  */
 import { Octokit as OctokitCore } from "@octokit/core";
-import { paginateRest } from "@octokit/plugin-paginate-rest";
 import type { GitRemote } from "../git_url.ts";
 import { defaultGitHubApiUrl, withStandardPath } from "./endpoints.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
@@ -110,7 +112,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       return await (await minting)();
     }
     : undefined;
-  const octokit = new (OctokitCore.plugin(paginateRest))({
+  const octokit = new OctokitCore({
     baseUrl,
     userAgent: "flux-status",
     log: { debug() {}, info() {}, warn() {}, error() {} },
@@ -136,20 +138,24 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     throw error;
   });
 
-  /** Every status of a commit, newest first, 100 a page. */
-  function statusPages(sha: string, signal?: AbortSignal) {
-    // A variable, not a literal: the plugin's route types leave out `request`.
-    const parameters = {
+  /** Every status of a commit, newest first, 100 a page, each request under `signal`. */
+  async function* statusPages(sha: string, signal?: AbortSignal) {
+    let page = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/statuses", {
       owner,
       repo,
       ref: sha,
       per_page: 100,
       request: { signal: withTimeout(timeoutMs, signal) },
-    };
-    return octokit.paginate.iterator(
-      "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
-      parameters,
-    );
+    });
+    yield page.data;
+    for (let next = nextPage(page.headers.link); next; next = nextPage(page.headers.link)) {
+      page = await octokit.request({
+        method: "GET",
+        url: next,
+        request: { signal: withTimeout(timeoutMs, signal) },
+      }) as typeof page;
+      yield page.data;
+    }
   }
 
   function fail(err: unknown, doing: string): ProviderError {
@@ -193,7 +199,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       try {
         const pages = statusPages(sha, signal);
         for await (const page of pages) {
-          for (const s of page.data) {
+          for (const s of page) {
             const key = s.context.toLowerCase();
             if (key.startsWith(prefix.toLowerCase()) && !newest.has(key)) {
               newest.set(key, toReadStatus(s, s.context));
@@ -209,7 +215,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       try {
         const pages = statusPages(sha, signal);
         for await (const page of pages) {
-          const found = page.data.find((s) => s.context.toLowerCase() === name.toLowerCase());
+          const found = page.find((s) => s.context.toLowerCase() === name.toLowerCase());
           if (found) return toReadStatus(found, name);
         }
         return undefined;
@@ -230,6 +236,11 @@ function toReadStatus(
     ...(s.target_url ? { targetUrl: s.target_url } : {}),
     updatedAt: s.updated_at,
   };
+}
+
+/** The `rel="next"` URL of a `Link` header, if any. */
+function nextPage(link: string | undefined): string | undefined {
+  return /<([^<>]+)>;\s*rel="next"/.exec(link ?? "")?.[1];
 }
 
 function withTimeout(timeoutMs: number, signal?: AbortSignal): AbortSignal {
