@@ -570,7 +570,7 @@ export function notifierOptions(
 ): CreateNotifierOptions {
   let remote;
   try {
-    remote = parseGitUrl(config.gitUrl, config.provider);
+    remote = parseGitUrl(config.gitUrl, config.provider, config.apiUrl);
   } catch (err) {
     if (err instanceof GitUrlError) {
       throw new ConfigError(`--git-url: ${err.message}`, { cause: err });

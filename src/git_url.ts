@@ -59,9 +59,9 @@ interface Parts {
 }
 
 const HOST_PROVIDERS: [RegExp, ProviderName][] = [
-  [/^github\.com$/, "github"],
+  [/^(ssh\.)?github\.com$/, "github"],
   [/^[^.]+\.ghe\.com$/, "github"],
-  [/^gitlab\.com$/, "gitlab"],
+  [/^(altssh\.)?gitlab\.com$/, "gitlab"],
   [
     /^(dev\.azure\.com|ssh\.dev\.azure\.com|vs-ssh\.visualstudio\.com|[^.]+\.visualstudio\.com)$/,
     "azure-devops",
@@ -70,10 +70,22 @@ const HOST_PROVIDERS: [RegExp, ProviderName][] = [
 ];
 
 /**
+ * The web host of a provider's ssh-only host: GitHub's and GitLab's documented ssh over port 443
+ * (`ssh.github.com`, `altssh.gitlab.com`) serve the repositories of `github.com` and `gitlab.com`.
+ */
+const SSH_ONLY_HOSTS: Record<string, string> = {
+  "ssh.github.com": "github.com",
+  "altssh.gitlab.com": "gitlab.com",
+};
+
+/**
  * Parses a git remote URL.
  *
- * @param url https, http, ssh, git or scp-style (`git@host:path`) remote URL
+ * @param url https, http, ssh, git or scp-style (`git@host:path`, `git@[::1]:path`) remote URL
  * @param provider the provider, required for hosts that cannot be recognised
+ * @param apiUrl the API root when given (`--api-url`): a GitLab served under a path prefix
+ *   (`https://example.com/gitlab/api/v4`) has that prefix in its https remotes, before the
+ *   project path
  * @returns the repository's coordinates
  * @throws {GitUrlError} when the URL is malformed or the provider cannot be told
  * @example
@@ -81,13 +93,39 @@ const HOST_PROVIDERS: [RegExp, ProviderName][] = [
  * parseGitUrl("git@github.com:org/app.git"); // { provider: "github", owner: "org", repo: "app", … }
  * ```
  */
-export function parseGitUrl(url: string, provider?: ProviderName): GitRemote {
+export function parseGitUrl(url: string, provider?: ProviderName, apiUrl?: string): GitRemote {
   const parts = splitUrl(url.trim());
   const chosen = provider ?? detectProvider(parts, url);
   const origin = parts.scheme === "https" || parts.scheme === "http"
     ? `${parts.scheme}://${parts.host}${parts.port ? `:${parts.port}` : ""}`
-    : `https://${parts.host}`;
+    : `https://${SSH_ONLY_HOSTS[parts.host] ?? parts.host}`;
+  const prefix = chosen === "gitlab" ? gitLabPrefix(apiUrl) : [];
+  if (prefix.length > 0) {
+    // An https remote carries the prefix (ssh ones do not): the project path follows it.
+    const under = prefix.every((s, i) => parts.segments[i] === s);
+    const rest = under ? { ...parts, segments: parts.segments.slice(prefix.length) } : parts;
+    return {
+      provider: chosen,
+      origin,
+      ...parseGitLab(rest, url),
+      basePath: segmentsToPath(prefix),
+    };
+  }
   return { provider: chosen, origin, ...PARSERS[chosen](parts, url) };
+}
+
+/** The path segments before `/api/v4` of a GitLab API root, e.g. `["gitlab"]`. */
+function gitLabPrefix(apiUrl: string | undefined): string[] {
+  if (!apiUrl) return [];
+  let path: string;
+  try {
+    path = new URL(apiUrl).pathname;
+  } catch {
+    return [];
+  }
+  const segments = path.split("/").filter((s) => s !== "");
+  const api = segments.lastIndexOf("api");
+  return api > 0 && segments[api + 1] === "v4" ? segments.slice(0, api) : [];
 }
 
 function splitUrl(url: string): Parts {
@@ -112,7 +150,8 @@ function splitUrl(url: string): Parts {
     port = parsed.port;
     path = parsed.pathname;
   } else {
-    const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
+    // `[user@]host:path`, the host in brackets when it is an IPv6 address.
+    const scp = /^(?:[^@/\[]+@)?(\[[0-9a-f:.]+\]|[^:/[\]]+):(.+)$/i.exec(url);
     if (!scp) {
       throw new GitUrlError(
         `Cannot parse git URL '${

@@ -249,3 +249,65 @@ Deno.test("parseGitUrl() rejects malformed URLs with a message that hides creden
     });
   }
 });
+
+Deno.test("parseGitUrl() knows GitHub's and GitLab's ssh-over-443 hosts as github.com and gitlab.com", () => {
+  assert.deepEqual(parseGitUrl("ssh://git@ssh.github.com:443/acme/app.git"), {
+    provider: "github",
+    origin: "https://github.com",
+    basePath: "",
+    owner: "acme",
+    repo: "app",
+  });
+  assert.deepEqual(parseGitUrl("ssh://git@altssh.gitlab.com:443/acme/platform/app.git"), {
+    provider: "gitlab",
+    origin: "https://gitlab.com",
+    basePath: "",
+    owner: "acme/platform",
+    repo: "app",
+  });
+});
+
+Deno.test("parseGitUrl() reads a GitLab project after the path prefix --api-url names", () => {
+  const api = "https://example.com/gitlab/api/v4";
+  for (
+    const url of [
+      "https://example.com/gitlab/group/sub/project.git",
+      "git@example.com:group/sub/project.git",
+      "ssh://git@example.com:2222/group/sub/project.git",
+    ]
+  ) {
+    assert.deepEqual(parseGitUrl(url, "gitlab", api), {
+      provider: "gitlab",
+      origin: "https://example.com",
+      basePath: "/gitlab",
+      owner: "group/sub",
+      repo: "project",
+    }, url);
+  }
+  // Without it, or with an API root at the host's root, the whole path is the project's.
+  assert.equal(
+    parseGitUrl("https://example.com/gitlab/group/project.git", "gitlab").owner,
+    "gitlab/group",
+  );
+  assert.equal(
+    parseGitUrl(
+      "https://example.com/gitlab/group/project.git",
+      "gitlab",
+      "https://example.com/api/v4",
+    )
+      .owner,
+    "gitlab/group",
+  );
+});
+
+Deno.test("parseGitUrl() takes an IPv6 host in an scp-like remote", () => {
+  assert.deepEqual(parseGitUrl("git@[2001:db8::1]:acme/app.git", "gitea"), {
+    provider: "gitea",
+    origin: "https://[2001:db8::1]",
+    basePath: "",
+    owner: "acme",
+    repo: "app",
+  });
+  assert.equal(parseGitUrl("[::1]:acme/app.git", "gitea").origin, "https://[::1]");
+  assert.equal(parseGitUrl("ssh://git@[::1]:2222/acme/app.git", "gitea").origin, "https://[::1]");
+});
