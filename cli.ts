@@ -22,6 +22,7 @@ import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
 import { apiUrlFor } from "./src/notifiers/endpoints.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import { denoPermissions } from "./src/permissions.ts";
+import { createProgress } from "./src/progress.ts";
 import {
   type Notifier,
   NotifierError,
@@ -110,7 +111,11 @@ async function readStatus(config: StatusConfig): Promise<number> {
     return EXIT_CODES.succeeded;
   }
 
-  const progress = createProgress(Deno.stderr.isTerminal());
+  const stderr = new TextEncoder();
+  const progress = createProgress(
+    Deno.stderr.isTerminal(),
+    (text) => Deno.stderr.writeSync(stderr.encode(text)),
+  );
   const result = await waitForStatuses({
     read,
     names: (signal) => statusNames(config, notifier, signal),
@@ -151,31 +156,6 @@ async function statusNames(
   const found = await notifier.listStatuses(config.commitId, prefix, signal);
   const perObject = found.map((s) => s.name).filter((n) => n.slice(prefix.length).includes("/"));
   return perObject.length > 0 ? [...new Set([...found.map((s) => s.name)])].sort() : pair;
-}
-
-/** Progress on stderr: a live line on a terminal, one line per state change in a pipe or CI log. */
-function createProgress(live: boolean) {
-  const enc = new TextEncoder();
-  const states = new Map<string, string>();
-  const line = (elapsed: number) =>
-    `waiting ${formatDuration(elapsed)}: ` +
-    [...states].map(([n, s]) => `${n} ${s}`).join(", ");
-  const write = (text: string) => Deno.stderr.writeSync(enc.encode(text));
-  return {
-    change(name: string, status: ReadStatus | undefined, elapsed: number) {
-      states.set(name, status?.state ?? "absent");
-      if (!live) {
-        const why = status?.description ? ` (${status.description})` : "";
-        write(`${formatDuration(elapsed)} ${name}: ${status?.state ?? "absent"}${why}\n`);
-      }
-    },
-    wait(ms: number, elapsed: number) {
-      if (live) write(`\r\x1b[K${line(elapsed)}, next read in ${formatDuration(ms)}`);
-    },
-    done() {
-      if (live) write("\r\x1b[K");
-    },
-  };
 }
 
 /** A command: its help, and what it does with its parsed flags (resolving to the exit code). */
@@ -239,7 +219,7 @@ function programHelp(): string {
   commands.push(["help [command]", "display help for command"]);
   return `Usage: flux-status [options] [command]
 
-Commit statuses for Flux v1 syncs and rollouts
+Commit statuses for Flux deployments (v2 and v1): did the manifests apply, did the workloads roll out
 
 Options:
 ${

@@ -15,6 +15,8 @@ export interface Flag {
   key: string;
   /** Spellings, without `--`; the first is shown in help. */
   names: string[];
+  /** A one-letter spelling, without `-` (`o` for `-o`). */
+  short?: string;
   /** Placeholder of its value, e.g. `<duration>`; absent for a boolean flag. */
   value?: string;
   /** Help text; absent hides the flag from help. */
@@ -46,18 +48,23 @@ export function parseFlags(
   command: string,
 ): Record<string, string | boolean> {
   const byName = new Map(flags.flatMap((f) => f.names.map((n) => [n, f] as const)));
+  const byShort = new Map(flags.flatMap((f) => f.short ? [[f.short, f] as const] : []));
   const out: Record<string, string | boolean> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith("--") || arg === "--") {
+    // `-o json` is `--output json`.
+    const short = /^-([a-zA-Z])(=.*)?$/.exec(arg);
+    const shortFlag = short ? byShort.get(short[1]!) : undefined;
+    const long = short && shortFlag ? `--${shortFlag.names[0]}${short[2] ?? ""}` : arg;
+    if (!long.startsWith("--") || long === "--") {
       throw new UsageError(`unexpected argument '${arg}' for '${command}' (it takes flags only)`);
     }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const eq = long.indexOf("=");
+    const name = long.slice(2, eq < 0 ? undefined : eq);
     const flag = byName.get(name);
     if (!flag) throw new UsageError(`unknown option '--${name}'${suggestion(name, byName)}`);
     if (eq >= 0) {
-      out[flag.key] = arg.slice(eq + 1);
+      out[flag.key] = long.slice(eq + 1);
     } else if (!flag.value) {
       // A boolean flag takes the next argument only when it is a value, as `[bool]` did.
       const next = args[i + 1];
@@ -107,7 +114,7 @@ export function commandHelp(
   after = "",
 ): string {
   const rows = flags.filter((f) => f.help !== undefined).map((f) => [
-    `--${f.names[0]} ${f.value ?? "[bool]"}`,
+    `${f.short ? `-${f.short}, ` : ""}--${f.names[0]} ${f.value ?? "[bool]"}`,
     f.help!,
   ]);
   rows.push(["-h, --help", "display help for command"]);

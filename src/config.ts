@@ -43,6 +43,8 @@ export interface OptionMeta {
   env?: string[];
   /** Other accepted flag spellings (without `--`). */
   aliases?: string[];
+  /** A one-letter spelling (without `-`). */
+  short?: string;
   /** Takes an optional `true`/`false` value. */
   boolean?: boolean;
   /** A secret used byte for byte: its file is not trimmed. */
@@ -238,7 +240,7 @@ export const OPTION_META: Record<string, OptionMeta> = {
     help: "GitHub token with commit status access",
     value: "<token>",
     secret: true,
-    env: ["GITHUB_TOKEN"],
+    env: ["GH_TOKEN", "GITHUB_TOKEN"],
   },
   githubAppId: {
     help:
@@ -367,7 +369,11 @@ export const OPTION_META: Record<string, OptionMeta> = {
     help: "With --wait: first wait between reads, growing by half up to 1m",
     value: "<duration>",
   },
-  output: { help: "Output: json (one object per line) or text", value: "<format>" },
+  output: {
+    help: "Output: json (one object per line) or text",
+    value: "<format>",
+    short: "o",
+  },
 };
 
 const PARSERS: Record<CommandName, Record<string, Parse<unknown>>> = {
@@ -407,7 +413,13 @@ export function commandFlags(command: CommandName): Flag[] {
     const env = [envName(key), ...(meta.env ?? [])].join(", ");
     const value = meta.boolean ? {} : { value: meta.value ?? "<value>" };
     const flags: Flag[] = [
-      { key, names: [flag], ...value, help: `${meta.help} (env ${env})` },
+      {
+        key,
+        names: [flag],
+        ...(meta.short ? { short: meta.short } : {}),
+        ...value,
+        help: `${meta.help} (env ${env})`,
+      },
       ...(meta.aliases ?? []).map((alias) => ({ key: camel(alias), names: [alias], ...value })),
     ];
     if (meta.secret) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Flag, parseFlags, UsageError } from "../src/args.ts";
+import { commandHelp, type Flag, parseFlags, UsageError } from "../src/args.ts";
 
 const FLAGS: Flag[] = [
   { key: "gitUrl", names: ["git-url"], value: "<url>", help: "" },
@@ -34,4 +34,25 @@ Deno.test("parseFlags() refuses what commander refused, in one line", () => {
       (err: Error) => err instanceof UsageError && pattern.test(err.message),
     );
   }
+});
+
+Deno.test("parseFlags() takes a flag's one-letter spelling, and help shows it", () => {
+  const flags: Flag[] = [...FLAGS, {
+    key: "output",
+    names: ["output"],
+    short: "o",
+    value: "<format>",
+    help: "Output",
+  }];
+  assert.deepEqual(parseFlags(["-o", "text"], flags, "status"), { output: "text" });
+  assert.deepEqual(parseFlags(["-o=text", "--wait"], flags, "status"), {
+    output: "text",
+    wait: true,
+  });
+  assert.throws(() => parseFlags(["-o"], flags, "status"), /argument missing/);
+  assert.throws(() => parseFlags(["-x"], flags, "status"), /unexpected argument '-x'/);
+  assert.match(
+    commandHelp("flux-status status", "", flags),
+    /^ {2}-o, --output <format> +Output$/m,
+  );
 });

@@ -220,3 +220,17 @@ Deno.test("a store file that is not a Deno KV store stops the daemon with one li
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the program says it serves Flux v2 and v1; status takes -o and GH_TOKEN", async () => {
+  const help = await runCli(["--help"]);
+  assert.match(help.stdout, /Commit statuses for Flux deployments \(v2 and v1\)/);
+  assert.doesNotMatch(help.stdout, /Flux v1 syncs/);
+  assert.match((await runCli(["status", "--help"])).stdout, /-o, --output <format>/);
+  await using gh = await seeded();
+  const out = await runCli([...base(gh.url), "--action", "sync", "-o", "text"], {
+    GH_TOKEN: "test-token",
+    GITHUB_TOKEN: "a-token-gh-would-not-use",
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), "flux-status/dev/sync: succeeded - Synced 2f0ab35");
+});

@@ -28,6 +28,9 @@ Deno.test("resolveConfig() prefers flags over env vars over token files", () => 
   assert.equal(daemon({}, { FLUX_STATUS_INSTANCE: "env" }).instance, "env");
   assert.equal(daemon({}, { GITHUB_TOKEN: "ghp_env" }).githubToken, "ghp_env");
   assert.equal(daemon({}, { FLUX_STATUS_GITHUB_TOKEN: "a", GITHUB_TOKEN: "b" }).githubToken, "a");
+  // gh's own order: GH_TOKEN before GITHUB_TOKEN.
+  assert.equal(daemon({}, { GH_TOKEN: "gh", GITHUB_TOKEN: "b" }).githubToken, "gh");
+  assert.equal(daemon({}, { FLUX_STATUS_GITHUB_TOKEN: "a", GH_TOKEN: "gh" }).githubToken, "a");
   assert.equal(daemon({ githubTokenFile: "/run/secrets/gh" }).githubToken, "ghp_fromfile");
   assert.equal(
     daemon({}, { FLUX_STATUS_GITHUB_TOKEN_FILE: "/run/secrets/gh" }).githubToken,
