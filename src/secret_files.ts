@@ -4,8 +4,9 @@
  * writing a new `..<timestamp>` folder and swapping the `..data` symlink onto it atomically; the
  * file path (`token → ..data/token`) then resolves to the new content. Reading the path again is
  * the whole mechanism: no inotify (events on a swapped symlink are easy to miss), no permission
- * beyond reading the file itself. A file that cannot be read keeps the last good value, with a
- * warning; a value never appears in a log line.
+ * beyond reading the file itself. A file that cannot be read keeps the last good value, with one
+ * warning when it starts failing (or fails another way), not one per poll, and a line when it can
+ * be read again; a value never appears in a log line.
  *
  * @module
  */
@@ -28,6 +29,8 @@ export interface SecretFile {
 export class SecretFiles {
   #files: SecretFile[];
   #values = new Map<string, string>();
+  /** Why each file that cannot be read failed last (the error's name). */
+  #failing = new Map<string, string>();
   #read: (path: string) => Promise<string>;
 
   /**
@@ -77,12 +80,17 @@ export class SecretFiles {
       try {
         text = await this.#read(f.path);
       } catch (err) {
-        log.warn("Cannot read {file} again, keeping the value read before: {error}", {
-          file: f.path,
-          error: err instanceof Error ? err.name : String(err),
-        });
+        const error = err instanceof Error ? err.name : String(err);
+        if (this.#failing.get(f.path) !== error) {
+          log.warn("Cannot read {file} again, keeping the value read before: {error}", {
+            file: f.path,
+            error,
+          });
+          this.#failing.set(f.path, error);
+        }
         continue;
       }
+      if (this.#failing.delete(f.path)) log.info("Can read {file} again", { file: f.path });
       const value = f.raw ? text : text.trim();
       if (value === "" || value === this.#values.get(f.key)) continue;
       maskSecret(value); // before anything else could log it

@@ -3,6 +3,7 @@
  * mounted Secret: a new `..<timestamp>` folder and an atomic swap of the `..data` symlink.
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { SecretFiles } from "../src/secret_files.ts";
 import { startFakeGitHub } from "./fakes/github.ts";
 import { syncEvent } from "./fakes/fluxd_events.ts";
@@ -71,4 +72,51 @@ Deno.test("a token rotated in its Secret volume is used at once: the status refu
   const output = daemon.output();
   assert.ok(!output.includes("old-t0ken-value") && !output.includes("new-t0ken-value"), output);
   assert.match(output, /Read a new value of .*githubToken/);
+});
+
+Deno.test("a secret file that cannot be read warns once per change of cause, not on every poll", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (r) => records.push(r) },
+    loggers: [
+      { category: ["flux-status"], sinks: ["memory"], lowestLevel: "debug" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+    reset: true,
+  });
+  try {
+    const answers: (string | Error)[] = [];
+    const secrets = new SecretFiles(
+      [{ key: "githubToken", path: "/run/secrets/token" }],
+      { githubToken: "tok" },
+      (_path) => {
+        const next = answers.shift()!;
+        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      },
+    );
+    const notFound = () => Object.assign(new Error("gone"), { name: "NotFound" });
+    const denied = () => Object.assign(new Error("no"), { name: "PermissionDenied" });
+    answers.push(
+      ...Array.from({ length: 100 }, notFound),
+      denied(),
+      denied(),
+      "tok\n",
+      notFound(),
+    );
+    for (let i = 0; i < 104; i++) await secrets.refresh();
+    const lines = records.map((r) => `${r.level} ${r.rawMessage}`);
+    assert.deepEqual(lines, [
+      "warning Cannot read {file} again, keeping the value read before: {error}",
+      "warning Cannot read {file} again, keeping the value read before: {error}",
+      "info Can read {file} again",
+      "warning Cannot read {file} again, keeping the value read before: {error}",
+    ]);
+    assert.deepEqual(records.filter((r) => r.level === "warning").map((r) => r.properties.error), [
+      "NotFound",
+      "PermissionDenied",
+      "NotFound",
+    ]);
+  } finally {
+    await reset();
+  }
 });
