@@ -10,7 +10,9 @@
  *
  * Every binary embeds only what runs ({@linkcode leanFlags}): the npm packages `cli.ts` reaches,
  * taken from the npm cache rather than the project's `node_modules` (which also holds the test-only
- * packages), less the packages that hold nothing but type declarations.
+ * packages), less the packages that hold nothing but type declarations. The release also gets a
+ * CycloneDX SBOM of exactly those packages ({@linkcode sbom}), listed in SHA256SUMS with the
+ * binaries, so the signature over SHA256SUMS covers it.
  *
  * @module
  */
@@ -63,7 +65,28 @@ export const IMAGE_PERMISSIONS: readonly string[] = [
 
 /** What `deno info --json` says of one npm package. */
 interface NpmPackage {
+  name: string;
+  version: string;
+  dependencies?: string[];
   localPath?: string;
+}
+
+/** What `deno info --json` says of a module graph. */
+interface ModuleGraph {
+  modules?: { kind?: string; npmPackage?: string }[];
+  npmPackages?: Record<string, NpmPackage>;
+}
+
+/** An npm package `cli.ts` reaches, as found in the npm cache. */
+export interface RuntimePackage {
+  name: string;
+  version: string;
+  /** Its folder in the npm cache. */
+  localPath: string;
+  /** Its package.json `license`, an SPDX expression as npm asks. */
+  license?: string;
+  /** Whether it holds code that can run; false for type declarations only. */
+  code: boolean;
 }
 
 /** Whether a package folder holds code that can run (and not only `.d.ts`, docs and metadata). */
@@ -79,24 +102,99 @@ async function holdsCode(dir: string): Promise<boolean> {
 }
 
 /**
- * The `deno compile` flags that embed only what runs: no local `node_modules` folder (it holds the
- * test-only packages too), only the npm packages reachable from `entry`, and none of the reachable
- * packages that are type declarations only (`@octokit/openapi-types`, 9.6 MB of `.d.ts`, comes in
- * through `@octokit/core`). Fetches the packages into the npm cache if they are not there.
+ * The npm packages reachable from `entry` (what `deno compile --exclude-unused-npm` embeds),
+ * fetched into the npm cache if they are not there.
  */
-export async function leanFlags(
+export async function runtimePackages(
   entry: string = new URL("../cli.ts", import.meta.url).pathname,
-): Promise<string[]> {
+): Promise<RuntimePackage[]> {
   const info = JSON.parse(
     await run(Deno.execPath(), ["info", "--json", "--frozen", "--node-modules-dir=none", entry]),
-  ) as { npmPackages?: Record<string, NpmPackage> };
-  const excludes: string[] = [];
-  for (const pkg of Object.values(info.npmPackages ?? {})) {
-    if (pkg.localPath && !await holdsCode(pkg.localPath)) {
-      excludes.push("--exclude", pkg.localPath);
-    }
+  ) as ModuleGraph;
+  // The packages the graph imports, and theirs: npmPackages is the lockfile's whole snapshot.
+  const all = info.npmPackages ?? {};
+  const reached = new Set<string>();
+  const visit = (id: string) => {
+    if (reached.has(id) || !all[id]) return;
+    reached.add(id);
+    for (const dep of all[id].dependencies ?? []) visit(dep);
+  };
+  for (const m of info.modules ?? []) if (m.kind === "npm" && m.npmPackage) visit(m.npmPackage);
+  const packages: RuntimePackage[] = [];
+  for (const pkg of [...reached].map((id) => all[id]!)) {
+    if (!pkg.localPath) continue;
+    const manifest = JSON.parse(await Deno.readTextFile(`${pkg.localPath}/package.json`));
+    packages.push({
+      name: pkg.name,
+      version: pkg.version,
+      localPath: pkg.localPath,
+      ...(typeof manifest.license === "string" ? { license: manifest.license } : {}),
+      code: await holdsCode(pkg.localPath),
+    });
   }
+  return packages.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The `deno compile` flags that embed only what runs: no local `node_modules` folder (it holds the
+ * test-only packages too), only the npm packages reachable from `cli.ts`, and none of the
+ * reachable packages that are type declarations only (`@octokit/openapi-types`, 9.6 MB of `.d.ts`,
+ * comes in through `@octokit/core`).
+ *
+ * @param packages what {@linkcode runtimePackages} found
+ */
+export async function leanFlags(
+  packages: readonly RuntimePackage[] | Promise<RuntimePackage[]> = runtimePackages(),
+): Promise<string[]> {
+  const excludes = (await packages).filter((p) => !p.code).flatMap((p) => [
+    "--exclude",
+    p.localPath,
+  ]);
   return ["--node-modules-dir=none", "--exclude-unused-npm", ...excludes];
+}
+
+/**
+ * A CycloneDX 1.5 SBOM of what a binary embeds: flux-status itself, and each npm package that
+ * holds code, by package URL and licence.
+ *
+ * @param packages what {@linkcode runtimePackages} found
+ * @param commit the git commit built
+ */
+export function sbom(
+  packages: readonly RuntimePackage[],
+  version: string = VERSION,
+  commit = "unknown",
+): Record<string, unknown> {
+  const purl = (name: string, v: string) =>
+    `pkg:npm/${name.replace(/^@/, "%40")}@${encodeURIComponent(v)}`;
+  return {
+    bomFormat: "CycloneDX",
+    specVersion: "1.5",
+    version: 1,
+    metadata: {
+      component: {
+        type: "application",
+        "bom-ref": "flux-status",
+        name: "flux-status",
+        version,
+        licenses: [{ expression: "MIT" }],
+        ...(commit === "unknown" ? {} : {
+          externalReferences: [{
+            type: "vcs",
+            url: `git+https://github.com/flux-status/flux-status@${commit}`,
+          }],
+        }),
+      },
+    },
+    components: packages.filter((p) => p.code).map((p) => ({
+      type: "library",
+      "bom-ref": purl(p.name, p.version),
+      name: p.name,
+      version: p.version,
+      purl: purl(p.name, p.version),
+      ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
+    })),
+  };
 }
 
 /** The binary's file name for a target. */
@@ -175,7 +273,8 @@ if (import.meta.main && Deno.args[0] === "--image") {
   const original = await Deno.readTextFile(buildInfo);
   await Deno.writeTextFile(buildInfo, original.replace(/"unknown"/, JSON.stringify(commit)));
   const files: { name: string; bytes: Uint8Array }[] = [];
-  const lean = await leanFlags();
+  const packages = await runtimePackages();
+  const lean = await leanFlags(packages);
   try {
     for (const target of TARGETS) {
       console.log(`compiling ${binaryName(target)}`);
@@ -186,6 +285,12 @@ if (import.meta.main && Deno.args[0] === "--image") {
   } finally {
     await Deno.writeTextFile(buildInfo, original);
   }
+  const bom = `flux-status-${VERSION}.cdx.json`;
+  const bomBytes = new TextEncoder().encode(
+    JSON.stringify(sbom(packages, VERSION, commit), null, 2),
+  );
+  await Deno.writeFile(`${outDir}/${bom}`, bomBytes);
+  files.push({ name: bom, bytes: bomBytes });
   await Deno.writeTextFile(`${outDir}/SHA256SUMS`, await sha256sums(files));
-  console.log(`wrote ${files.length} binaries and ${outDir}/SHA256SUMS`);
+  console.log(`wrote ${files.length - 1} binaries, the SBOM ${bom} and ${outDir}/SHA256SUMS`);
 }

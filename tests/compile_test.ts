@@ -5,6 +5,8 @@ import {
   imageCompileArgs,
   leanFlags,
   PERMISSIONS,
+  runtimePackages,
+  sbom,
   sha256sums,
   TARGETS,
 } from "../scripts/compile.ts";
@@ -107,4 +109,25 @@ Deno.test("leanFlags() drops the node_modules folder and every type-only package
     "cli.ts",
   ]);
   for (const flag of flags) assert.ok(image.includes(flag), flag);
+});
+
+Deno.test("sbom() lists flux-status and each npm package a binary embeds, by package URL", async () => {
+  const packages = await runtimePackages();
+  const bom = sbom(packages, "1.2.3", "abc123") as {
+    bomFormat: string;
+    metadata: { component: { name: string; version: string } };
+    components: { name: string; version: string; purl: string; licenses?: unknown[] }[];
+  };
+  assert.equal(bom.bomFormat, "CycloneDX");
+  assert.deepEqual(bom.metadata.component.name, "flux-status");
+  assert.equal(bom.metadata.component.version, "1.2.3");
+  const purls = bom.components.map((c) => c.purl);
+  const lock = JSON.parse(await Deno.readTextFile(new URL("../deno.lock", import.meta.url)));
+  const core = Object.keys(lock.npm).find((k) => k.startsWith("@octokit/core@"))!;
+  assert.ok(purls.includes(`pkg:npm/%40octokit/core@${core.split("@")[2]}`), purls.join("\n"));
+  assert.ok(purls.some((p) => p.startsWith("pkg:npm/valibot@")));
+  for (const name of [...TEST_ONLY, "@octokit/openapi-types"]) {
+    assert.ok(!bom.components.some((c) => c.name === name), `${name} is not embedded`);
+  }
+  assert.ok(bom.components.every((c) => c.licenses), "every package names its licence");
 });
