@@ -449,6 +449,18 @@ const say = (line: string) => {
   closed.close(); // nothing listens there now: connection refused
   await using resetting = startSilentServer("hangUp");
   await using hung = startSilentServer("hang");
+  // An SSO proxy: every write is redirected to its login page, which answers 200 HTML.
+  const proxied = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) =>
+      new URL(req.url).pathname === "/login" || req.method === "GET"
+        ? new Response("<html>Sign in</html>", { headers: { "content-type": "text/html" } })
+        : new Response(null, { status: 302, headers: { location: "/login" } }),
+  );
+  await using loginProxy = {
+    url: `http://127.0.0.1:${proxied.addr.port}/api/v3`,
+    [Symbol.asyncDispose]: () => proxied.shutdown(),
+  };
   const reset = Math.floor(Date.now() / 1000) + 120;
   /** GitHub's 422 for a status it will not take, naming the field. */
   const validationFailed = (field: string, message: string): Fault => ({
@@ -491,9 +503,14 @@ const say = (line: string) => {
       push: { status: 401, method: "POST", body: { message: "Bad credentials" } },
     },
     {
-      fault: "404 (repository or commit gone)",
+      fault: "404 on one commit (the repository reads fine)",
       push: { status: 404, method: "POST", body: { message: "Not Found" } },
     },
+    {
+      fault: "404 for the repository (a wrong --api-url)",
+      apiUrl: `${gh.url}/wrong/api/v3`,
+    },
+    { fault: "302 to a login page (an SSO proxy in front)", apiUrl: loginProxy.url },
     {
       fault: "422 1,000 statuses for this context",
       push: validationFailed(

@@ -86,3 +86,28 @@ for (const r of REMOTES) {
     );
   });
 }
+
+for (const r of REMOTES) {
+  Deno.test(`[${r.provider}] a read answered 200 with an HTML page is a failure naming --api-url`, async () => {
+    await using proxy = loginProxy("html");
+    const notifier = await createNotifier({
+      remote: parseGitUrl(r.gitUrl, r.provider),
+      token: "test-token",
+      apiUrl: `${proxy.origin}/api`,
+      username: "flux@example.com",
+    });
+    for (
+      const reading of [
+        notifier.getStatus(SHA, STATUS.name),
+        notifier.listStatuses(SHA, "flux-status/"),
+      ]
+    ) {
+      await assert.rejects(
+        reading,
+        (err: Error) =>
+          err instanceof ProviderError && err.kind === "transient" &&
+          /answered 200 without .*check --api-url/.test(err.message),
+      );
+    }
+  });
+}

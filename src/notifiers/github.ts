@@ -140,6 +140,11 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
 
   /** Every status of a commit, newest first, 100 a page, each request under `signal`. */
   async function* statusPages(sha: string, signal?: AbortSignal) {
+    const doing = {
+      provider: "github",
+      label: "GitHub",
+      doing: `read statuses of ${sha.slice(0, 7)}`,
+    };
     let page = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/statuses", {
       owner,
       repo,
@@ -147,14 +152,19 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       per_page: 100,
       request: { signal: withTimeout(timeoutMs, signal) },
     });
-    yield page.data;
-    for (let next = nextPage(page.headers.link); next; next = nextPage(page.headers.link)) {
+    for (;;) {
+      // A login page or proxy answers 200 HTML: not the API's list.
+      if (!Array.isArray(page.data)) {
+        throw notTheApi(doing, page.status, "the JSON array its API returns");
+      }
+      yield page.data;
+      const next = nextPage(page.headers.link);
+      if (!next) return;
       page = await octokit.request({
         method: "GET",
         url: next,
         request: { signal: withTimeout(timeoutMs, signal) },
       }) as typeof page;
-      yield page.data;
     }
   }
 
@@ -264,6 +274,7 @@ const HINTS: Record<number, string> = {
 };
 
 function toProviderError(err: unknown, doing: string, now: number): ProviderError {
+  if (err instanceof ProviderError) return err;
   const response = (err as OctokitErrorShape)?.response;
   if (!response) return noAnswer({ provider: "github", label: "GitHub", doing, now }, err);
   const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;

@@ -230,6 +230,14 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     } catch (err) {
       throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
     }
+    if (!Array.isArray(jobs)) {
+      // A login page or proxy answers 200 HTML: not the API's list.
+      throw notTheApi(
+        { provider: "gitlab", label: "GitLab", doing: `read statuses of ${sha.slice(0, 7)}` },
+        200,
+        "the JSON array its API returns",
+      );
+    }
     const newest = new Map<string, GitLabJob>();
     for (const j of jobs.slice().sort((a, b) => b.id - a.id)) {
       if (!newest.has(j.name)) newest.set(j.name, j);
