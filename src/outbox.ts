@@ -18,7 +18,9 @@
  *   jitter (never sooner than a Retry-After); `rateLimited`, `auth` and a call that got no answer
  *   at all (status 0: refused, reset, timed out, DNS) pause every call to the provider
  *   ({@linkcode ProviderPause}; no answer: with the same growing backoff, so an outage costs one
- *   probe per round, not one call per queued status); `rejected` is dropped with the reason.
+ *   probe per round, not one call per queued status); `rejected` is dropped with the reason (a
+ *   404 only while the repository still reads: otherwise it is the repository's, see
+ *   `whoseRejection` in src/access_check.ts, and pauses calls like `auth`).
  * - **Bounds.** An entry still undelivered {@linkcode OutboxOptions.maxAgeMs} after it was queued
  *   (7 days by default) is dropped with a logged reason: its commit is long superseded and a
  *   provider that refuses it that long will not take it. Coalescing bounds the rest (two entries
