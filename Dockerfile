@@ -12,7 +12,7 @@ COPY deno.json deno.lock ./
 COPY cli.ts daemon.ts mod.ts ./
 COPY src/ src/
 COPY scripts/ scripts/
-RUN sed -i "s/\"unknown\"/\"${GIT_COMMIT}\"/" src/build_info.ts \
+RUN sed -i "s/\"unknown\"/\"${GIT_COMMIT}\"/" src/runtime/build_info.ts \
  && case "$TARGETARCH" in \
       amd64) triple=x86_64-unknown-linux-gnu ;; \
       arm64) triple=aarch64-unknown-linux-gnu ;; \

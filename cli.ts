@@ -1,28 +1,28 @@
 /**
  * The flux-status command line: `daemon` (the fluxd sidecar), `status` (read a commit's status
  * back, or wait for it as a CI gate) and `version`. One exit path: `error: <message>` on stderr
- * and the exit codes in README.md (src/gate.ts).
+ * and the exit codes in README.md (src/cli/gate.ts).
  *
  * @module
  */
-import { commandHelp, parseFlags, table, UsageError } from "./src/args.ts";
+import { commandHelp, parseFlags, table, UsageError } from "./src/cli/args.ts";
 import {
   commandFlags,
   type CommandName,
   ConfigError,
-  formatDuration,
   notifierOptions,
   resolveConfig,
   secretFiles,
   secretSources,
   secretValues,
   type StatusConfig,
-} from "./src/config.ts";
-import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/gate.ts";
+} from "./src/config/config.ts";
+import { formatDuration } from "./src/runtime/duration.ts";
+import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/cli/gate.ts";
 import { apiUrlFor } from "./src/notifiers/endpoints.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
-import { denoPermissions } from "./src/permissions.ts";
-import { createProgress } from "./src/progress.ts";
+import { denoPermissions } from "./src/cli/permissions.ts";
+import { createProgress } from "./src/cli/progress.ts";
 import {
   type Notifier,
   NotifierError,
@@ -31,14 +31,14 @@ import {
   statusName,
   statusPrefix,
 } from "./src/notifiers/notifier.ts";
-import { COMMIT, VERSION } from "./src/version.ts";
+import { COMMIT, VERSION } from "./src/runtime/version.ts";
 
 /**
  * Sets up logging; loaded on demand, as the logging library costs `status` ~30 ms of start-up
  * (its Node flavour initialises Deno's Node compatibility layer) and `status` logs only at debug.
  */
 async function startLogging(config: Pick<StatusConfig, "logLevel" | "logFormat">) {
-  const { configureLogging } = await import("./src/logging.ts");
+  const { configureLogging } = await import("./src/runtime/logging.ts");
   await configureLogging({
     level: config.logLevel,
     format: config.logFormat,

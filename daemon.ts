@@ -7,20 +7,20 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { dirname } from "node:path";
-import { type Access, checkAccess } from "./src/access_check.ts";
-import { type Clock, sleepUnlessAborted, systemClock } from "./src/clock.ts";
-import { type DaemonConfig, notifierOptions } from "./src/config.ts";
-import { FluxLink } from "./src/flux/link.ts";
-import { createIntake } from "./src/intake.ts";
-import { Flux2Intake } from "./src/flux2_intake.ts";
-import { createWorkloadLister } from "./src/flux/workloads.ts";
+import { type Access, checkAccess } from "./src/notifiers/access_check.ts";
+import { type Clock, sleepUnlessAborted, systemClock } from "./src/runtime/clock.ts";
+import { type DaemonConfig, notifierOptions } from "./src/config/config.ts";
+import { FluxLink } from "./src/sources/flux/link.ts";
+import { createIntake } from "./src/intake/intake.ts";
+import { Flux2Intake } from "./src/intake/flux2_intake.ts";
+import { createWorkloadLister } from "./src/sources/flux/workloads.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
-import { Outbox } from "./src/outbox.ts";
-import { createHandler } from "./src/server.ts";
-import { Watcher } from "./src/watcher.ts";
-import { Metrics } from "./src/metrics.ts";
-import { type SecretFile, SecretFiles } from "./src/secret_files.ts";
+import { Outbox } from "./src/outbox/outbox.ts";
+import { createHandler } from "./src/server/server.ts";
+import { Watcher } from "./src/intake/watcher.ts";
+import { Metrics } from "./src/server/metrics.ts";
+import { type SecretFile, SecretFiles } from "./src/config/secret_files.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 

@@ -10,7 +10,7 @@ export {
   parseGitUrl,
   type ProviderName,
   PROVIDERS,
-} from "./src/git_url.ts";
+} from "./src/notifiers/git_url.ts";
 export { createNotifier, type CreateNotifierOptions } from "./src/notifiers/mod.ts";
 export type { GitHubApp } from "./src/notifiers/github_app.ts";
 export {
@@ -35,5 +35,5 @@ export {
   type ParsedEvent,
   parseEvent,
   type SyncOutcome,
-} from "./src/flux/events.ts";
-export { ConfigError } from "./src/config.ts";
+} from "./src/sources/flux/events.ts";
+export { ConfigError } from "./src/config/config.ts";

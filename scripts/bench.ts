@@ -12,9 +12,9 @@
  * @module
  */
 import { PERMISSIONS } from "./compile.ts";
-import { commitList, shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
-import { FakeFluxd } from "../tests/fakes/fluxd.ts";
-import { startFakeGitHub } from "../tests/fakes/github.ts";
+import { commitList, shaOf, syncEvent } from "../dev/fakes/fluxd_events.ts";
+import { FakeFluxd } from "../dev/fakes/fluxd.ts";
+import { startFakeGitHub } from "../dev/fakes/github.ts";
 import { procStat, sleep, startDaemonServer, startServer } from "./_proc.ts";
 
 const QUICK = Deno.args.includes("--quick");

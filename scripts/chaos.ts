@@ -24,20 +24,20 @@
  */
 import { PERMISSIONS } from "./compile.ts";
 import { procStat, sleep, startDaemonServer } from "./_proc.ts";
-import { createIntake } from "../src/intake.ts";
-import { Flux2Intake } from "../src/flux2_intake.ts";
+import { createIntake } from "../src/intake/intake.ts";
+import { Flux2Intake } from "../src/intake/flux2_intake.ts";
 import type { Notifier } from "../src/notifiers/notifier.ts";
-import { Outbox, type Settled } from "../src/outbox.ts";
-import { createHandler } from "../src/server.ts";
-import { startFakeGitLab } from "../tests/fakes/gitlab.ts";
-import { startFakeGitHub } from "../tests/fakes/github.ts";
-import type { Fault } from "../tests/fakes/_server.ts";
-import { startSilentServer } from "../tests/fakes/silent_server.ts";
+import { Outbox, type Settled } from "../src/outbox/outbox.ts";
+import { createHandler } from "../src/server/server.ts";
+import { startFakeGitLab } from "../dev/fakes/gitlab.ts";
+import { startFakeGitHub } from "../dev/fakes/github.ts";
+import type { Fault } from "../dev/fakes/_server.ts";
+import { startSilentServer } from "../dev/fakes/silent_server.ts";
 import { createNotifier } from "../src/notifiers/mod.ts";
-import { parseGitUrl } from "../src/git_url.ts";
-import { shaOf, syncEvent } from "../tests/fakes/fluxd_events.ts";
-import { fuzzedBody, prng } from "../tests/fakes/fuzz.ts";
-import { flux2Fixture, signature } from "../tests/fakes/notification_controller.ts";
+import { parseGitUrl } from "../src/notifiers/git_url.ts";
+import { shaOf, syncEvent } from "../dev/fakes/fluxd_events.ts";
+import { fuzzedBody, prng } from "../dev/fakes/fuzz.ts";
+import { flux2Fixture, signature } from "../dev/fakes/notification_controller.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const CYCLES = QUICK ? 10 : 60;
@@ -265,7 +265,7 @@ const say = (line: string) => {
   const fluxdSeeds = ["event-sync.json", "event-sync-errors.json", "event-release.json"].map(
     (name) =>
       JSON.parse(
-        Deno.readTextFileSync(new URL(`../tests/fixtures/flux/${name}`, import.meta.url)),
+        Deno.readTextFileSync(new URL(`../dev/fixtures/flux/${name}`, import.meta.url)),
       ),
   );
   const flux2Seeds = [

@@ -1,6 +1,6 @@
 /**
  * `deno task compile`: release binaries for every platform with `deno compile --target`, the
- * daemon's permissions baked in (never -A), the git commit stamped into src/build_info.ts for the
+ * daemon's permissions baked in (never -A), the git commit stamped into src/runtime/build_info.ts for the
  * build and restored after, and a SHA256SUMS file. `deno compile` downloads a runtime per target,
  * so this runs on a machine with network (the release workflow); tests check the command lines
  * and compile for the host against the local runtime (`DENORT_BIN`) to bound what is embedded.
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { VERSION } from "../src/version.ts";
+import { VERSION } from "../src/runtime/version.ts";
 
 /** One release target. */
 export interface Target {
@@ -269,7 +269,7 @@ if (import.meta.main && Deno.args[0] === "--image") {
   const outDir = Deno.args[0] ?? "dist";
   await Deno.mkdir(outDir, { recursive: true });
   const commit = await run("git", ["rev-parse", "HEAD"]);
-  const buildInfo = new URL("../src/build_info.ts", import.meta.url);
+  const buildInfo = new URL("../src/runtime/build_info.ts", import.meta.url);
   const original = await Deno.readTextFile(buildInfo);
   await Deno.writeTextFile(buildInfo, original.replace(/"unknown"/, JSON.stringify(commit)));
   const files: { name: string; bytes: Uint8Array }[] = [];

@@ -7,10 +7,10 @@
  * @module
  */
 import { startDaemon } from "../daemon.ts";
-import { daemonConfig } from "../src/config.ts";
-import { configureLogging } from "../src/logging.ts";
-import { FakeFluxd } from "../tests/fakes/fluxd.ts";
-import { flux2Fixture, postFlux2Event } from "../tests/fakes/notification_controller.ts";
+import { daemonConfig } from "../src/config/config.ts";
+import { configureLogging } from "../src/runtime/logging.ts";
+import { FakeFluxd } from "../dev/fakes/fluxd.ts";
+import { flux2Fixture, postFlux2Event } from "../dev/fakes/notification_controller.ts";
 import { PROVIDERS } from "../tests/_providers.ts";
 
 const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";

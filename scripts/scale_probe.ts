@@ -18,8 +18,8 @@ import {
   resourceErrors,
   syncEvent,
   workloadIds,
-} from "../tests/fakes/fluxd_events.ts";
-import { startFakeGitHub } from "../tests/fakes/github.ts";
+} from "../dev/fakes/fluxd_events.ts";
+import { startFakeGitHub } from "../dev/fakes/github.ts";
 import { procStat, sleep, startDaemonServer } from "./_proc.ts";
 
 const cliArg = Deno.args.indexOf("--cli");

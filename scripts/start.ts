@@ -6,8 +6,8 @@
  * @module
  */
 import { daemonPermissions } from "../cli.ts";
-import { parseFlags } from "../src/args.ts";
-import { commandFlags } from "../src/config.ts";
+import { parseFlags } from "../src/cli/args.ts";
+import { commandFlags } from "../src/config/config.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const args = Deno.args[0] === "daemon" ? Deno.args.slice(1) : Deno.args;

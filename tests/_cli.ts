@@ -160,8 +160,8 @@ export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
-/** Reads a fixture from tests/fixtures/flux as an object. */
+/** Reads a fixture from dev/fixtures/flux as an object. */
 export async function fixture(name: string): Promise<Record<string, unknown>> {
-  const url = new URL(`./fixtures/flux/${name}`, import.meta.url);
+  const url = new URL(`../dev/fixtures/flux/${name}`, import.meta.url);
   return JSON.parse(await Deno.readTextFile(url));
 }

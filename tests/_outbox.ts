@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { parseGitUrl } from "../src/git_url.ts";
+import { parseGitUrl } from "../src/notifiers/git_url.ts";
 import { createGitLabNotifier } from "../src/notifiers/gitlab.ts";
 import type { Notifier, StatusChange } from "../src/notifiers/notifier.ts";
-import { Outbox, type OutboxOptions, type Settled } from "../src/outbox.ts";
-import { ManualClock } from "./fakes/clock.ts";
-import type { FakeGitLab } from "./fakes/gitlab.ts";
+import { Outbox, type OutboxOptions, type Settled } from "../src/outbox/outbox.ts";
+import { ManualClock } from "../dev/fakes/clock.ts";
+import type { FakeGitLab } from "../dev/fakes/gitlab.ts";
 
 /** A 40-hex SHA from a number. */
 export const shaOf = (i: number): string => i.toString(16).padStart(40, "0");

@@ -5,14 +5,14 @@
  * @module
  */
 import type { State } from "../src/notifiers/notifier.ts";
-import { startFakeAzureDevOps } from "./fakes/azure_devops.ts";
-import { startFakeBitbucket } from "./fakes/bitbucket.ts";
-import { startFakeBitbucketServer } from "./fakes/bitbucket_server.ts";
-import { startFakeGitea } from "./fakes/gitea.ts";
-import { startFakeGitHub } from "./fakes/github.ts";
-import { startFakeGitLab } from "./fakes/gitlab.ts";
-import type { FakeServer } from "./fakes/_server.ts";
-import type { Violation } from "./fakes/openapi.ts";
+import { startFakeAzureDevOps } from "../dev/fakes/azure_devops.ts";
+import { startFakeBitbucket } from "../dev/fakes/bitbucket.ts";
+import { startFakeBitbucketServer } from "../dev/fakes/bitbucket_server.ts";
+import { startFakeGitea } from "../dev/fakes/gitea.ts";
+import { startFakeGitHub } from "../dev/fakes/github.ts";
+import { startFakeGitLab } from "../dev/fakes/gitlab.ts";
+import type { FakeServer } from "../dev/fakes/_server.ts";
+import type { Violation } from "../dev/fakes/openapi.ts";
 
 /** A running fake provider, seen the same way whatever the provider. */
 export interface FakeProvider extends FakeServer {

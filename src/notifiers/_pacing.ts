@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
 import { abortable } from "./_abortable.ts";
 
 /** Runs `write` in turn; rejects without running it when `signal` aborts first. */

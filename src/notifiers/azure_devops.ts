@@ -15,7 +15,7 @@
 import { GitApi } from "azure-devops-node-api/GitApi.js";
 import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
-import type { GitRemote } from "../git_url.ts";
+import type { GitRemote } from "./git_url.ts";
 import { defaultAzureApiUrl, withStandardPath } from "./endpoints.ts";
 import { abortable } from "./_abortable.ts";
 import { readCaFile } from "./_transport.ts";

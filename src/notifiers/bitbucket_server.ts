@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { GitRemote } from "../git_url.ts";
+import type { GitRemote } from "./git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
 import { defaultBitbucketServerApiUrl, withStandardPath } from "./endpoints.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GitRemote, ProviderName } from "../git_url.ts";
+import type { GitRemote, ProviderName } from "./git_url.ts";
 
 /** The API base for a remote: api.github.com, api.SUB.ghe.com, or https://HOST/api/v3. */
 export function defaultGitHubApiUrl(remote: GitRemote): string {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { GitRemote } from "../git_url.ts";
+import type { GitRemote } from "./git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
 import { defaultGiteaApiUrl, withStandardPath } from "./endpoints.ts";

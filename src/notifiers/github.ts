@@ -10,14 +10,14 @@
  * apart, which keeps a burst of statuses under the secondary rate limit; src/notifiers/_pacing.ts
  * says why not `@octokit/plugin-throttling`). Nothing here retries: each failure becomes a
  * {@linkcode ProviderError} carrying the wait GitHub asked for (Retry-After, x-ratelimit-reset),
- * and the outbox owns every retry, durably (see src/outbox.ts). `@octokit/plugin-retry` is not
+ * and the outbox owns every retry, durably (see src/outbox/outbox.ts). `@octokit/plugin-retry` is not
  * used: it would be a second, in-memory retry loop for the 5xx and network errors the outbox
  * already retries.
  *
  * @module
  */
 import { Octokit as OctokitCore } from "@octokit/core";
-import type { GitRemote } from "../git_url.ts";
+import type { GitRemote } from "./git_url.ts";
 import { defaultGitHubApiUrl, withStandardPath } from "./endpoints.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";

@@ -16,7 +16,7 @@
  */
 import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
-import type { GitRemote } from "../git_url.ts";
+import type { GitRemote } from "./git_url.ts";
 import { defaultGitLabApiUrl, withStandardPath } from "./endpoints.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { providerFetch } from "./_transport.ts";

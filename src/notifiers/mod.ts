@@ -1,11 +1,11 @@
 /**
  * The one map from provider name to notifier factory; a new provider is a file plus a line here.
  * A factory takes its own token and options and throws {@linkcode NotifierError}; nothing here
- * knows where the token came from (flags, env vars, files: that is src/config.ts's business).
+ * knows where the token came from (flags, env vars, files: that is src/config/config.ts's business).
  *
  * @module
  */
-import type { GitRemote, ProviderName } from "../git_url.ts";
+import type { GitRemote, ProviderName } from "./git_url.ts";
 import { type Notifier, NotifierError, type Token } from "./notifier.ts";
 import type { GitHubApp } from "./github_app.ts";
 

@@ -116,7 +116,7 @@ export class ProviderError extends Error {
 
 /**
  * A provider token: a value, or a function returning the current one (a rotated Secret is read
- * again while the daemon runs, src/secret_files.ts); notifiers read it on every call.
+ * again while the daemon runs, src/config/secret_files.ts); notifiers read it on every call.
  */
 export type Token = string | (() => string);
 
