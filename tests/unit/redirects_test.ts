@@ -78,14 +78,15 @@ for (const r of REMOTES) {
   Deno.test(`[${r.provider}] a write or read answered 200 with an HTML page fails, naming --api-url`, async () => {
     await using proxy = loginProxy("html");
     const notifier = await notifierBehind(proxy, r);
+    // One at a time: a call made early could reject before anything awaits it.
     const calls = [
-      notifier.setStatus(SHA, STATUS),
-      notifier.getStatus(SHA, STATUS.name),
-      notifier.listStatuses(SHA, "flux-status/"),
+      () => notifier.setStatus(SHA, STATUS),
+      () => notifier.getStatus(SHA, STATUS.name),
+      () => notifier.listStatuses(SHA, "flux-status/"),
     ];
     for (const call of calls) {
       await assert.rejects(
-        call,
+        call(),
         (err: Error) =>
           err instanceof ProviderError && err.kind === "transient" &&
           /answered 20\d without .*check --api-url/.test(err.message),
