@@ -19,7 +19,7 @@ import {
 } from "./src/config/config.ts";
 import { formatDuration } from "./src/runtime/duration.ts";
 import { EXIT_CODES, exitCodeFor, waitForStatuses } from "./src/cli/gate.ts";
-import { apiUrlFor } from "./src/notifiers/endpoints.ts";
+import { apiUrlFor } from "./src/notifiers/providers.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import { denoPermissions } from "./src/cli/permissions.ts";
 import { createProgress } from "./src/cli/progress.ts";

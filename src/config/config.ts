@@ -11,9 +11,10 @@
 import type { Flag } from "../cli/args.ts";
 import type { SecretFile } from "./secret_files.ts";
 import { parseDuration } from "../runtime/duration.ts";
-import { GitUrlError, parseGitUrl, type ProviderName, PROVIDERS } from "../notifiers/git_url.ts";
+import { GitUrlError, parseGitUrl, PROVIDERS } from "../notifiers/git_url.ts";
 import { objectId } from "../sources/flux2/object_id.ts";
 import type { CreateNotifierOptions } from "../notifiers/mod.ts";
+import { PROVIDER_TABLE } from "../notifiers/providers.ts";
 
 /** A bad option value or a missing required option; the CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -518,19 +519,6 @@ export function redactConfig<T extends Record<string, unknown>>(config: T): T {
   return out as T;
 }
 
-/** Which option holds each provider's token. */
-const TOKEN_OPTION: Record<
-  ProviderName,
-  "githubToken" | "gitlabToken" | "azdoPat" | "bitbucketToken" | "giteaToken"
-> = {
-  github: "githubToken",
-  gitlab: "gitlabToken",
-  "azure-devops": "azdoPat",
-  bitbucket: "bitbucketToken",
-  "bitbucket-server": "bitbucketToken",
-  gitea: "giteaToken",
-};
-
 /**
  * The notifier options a config names: the repository from `--git-url` (and `--provider`), the
  * provider's own token and `--api-url`.
@@ -583,7 +571,7 @@ export function notifierOptions(
       },
     };
   }
-  const key = TOKEN_OPTION[remote.provider];
+  const key = PROVIDER_TABLE[remote.provider].tokenOption;
   if (!config[key]) {
     const flag = flagName(key);
     throw new ConfigError(

@@ -16,7 +16,7 @@ import { GitApi } from "azure-devops-node-api/GitApi.js";
 import { getPersonalAccessTokenHandler } from "azure-devops-node-api/WebApi.js";
 import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.js";
 import type { GitRemote } from "./git_url.ts";
-import { defaultAzureApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { abortable } from "./_abortable.ts";
 import { readCaFile } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
@@ -32,6 +32,8 @@ import {
   tokenValue,
   truncate,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE["azure-devops"].label;
 
 /** Our states → Azure DevOps' (`canceled` has no word of its own: `notApplicable`). */
 export const TO_AZURE = {
@@ -60,8 +62,6 @@ export const AZURE_GENRE = "flux-status";
 
 /** Description limit we keep to (not documented by Azure DevOps). */
 export const AZURE_DESCRIPTION_LIMIT = 400;
-
-export { defaultAzureApiUrl } from "./endpoints.ts";
 
 /** Splits `flux-status/<instance>/<action>` into Azure's genre and name. */
 export function toAzureContext(name: string): { genre: string; name: string } {
@@ -122,12 +122,7 @@ class AzureHttpError extends Error {
  */
 export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const collectionUrl = checkNotifierOptions(
-    "Azure DevOps",
-    token,
-    withStandardPath(remote, options.apiUrl),
-    defaultAzureApiUrl(remote),
-  );
+  const collectionUrl = checkNotifierOptions(LABEL, token, apiUrlFor(remote, options.apiUrl));
   checkProxyHost(collectionUrl, options.env ?? {});
   // The signal of the SDK call being started: the SDK builds its request options synchronously
   // when a call starts, and hands them to every request handler (a seam it supports), where the
@@ -215,7 +210,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   }
 
   const fail = (err: unknown, doing: string): ProviderError => {
-    const f = { provider: "azure-devops", label: "Azure DevOps", doing, now: now(), hints: HINTS };
+    const f = { provider: "azure-devops", label: LABEL, doing, now: now(), hints: HINTS };
     if (err instanceof AzureHttpError) {
       const signIn = err.status === 203 || err.status === 302;
       return providerFailure({

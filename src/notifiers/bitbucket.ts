@@ -14,7 +14,7 @@
 import type { GitRemote } from "./git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultBitbucketApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -24,6 +24,8 @@ import {
   type Token,
   tokenValue,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE.bitbucket.label;
 
 /** Our states → Bitbucket's. */
 export const TO_BITBUCKET = {
@@ -73,12 +75,7 @@ export interface BitbucketOptions {
  */
 export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
   const { remote, token, username } = options;
-  const baseUrl = checkNotifierOptions(
-    "Bitbucket",
-    token,
-    withStandardPath(remote, options.apiUrl),
-    defaultBitbucketApiUrl(remote),
-  );
+  const baseUrl = checkNotifierOptions(LABEL, token, apiUrlFor(remote, options.apiUrl));
   const authorization = () =>
     username
       ? `Basic ${
@@ -88,7 +85,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
   const http = createHttpClient({
     fetch: providerFetch(options.caFile),
     provider: "bitbucket",
-    label: "Bitbucket",
+    label: LABEL,
     baseUrl,
     authorization,
     hints: {

@@ -13,7 +13,7 @@
 import type { GitRemote } from "./git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultBitbucketServerApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -23,6 +23,8 @@ import {
   type Token,
   tokenValue,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE["bitbucket-server"].label;
 
 /** Our states → Bitbucket Data Center's (CANCELLED exists since 8.x; older servers say 400). */
 export const TO_BITBUCKET_SERVER = {
@@ -64,16 +66,11 @@ export interface BitbucketServerOptions {
  */
 export function createBitbucketServerNotifier(options: BitbucketServerOptions): Notifier {
   const { remote, token } = options;
-  const baseUrl = checkNotifierOptions(
-    "Bitbucket Data Center",
-    token,
-    withStandardPath(remote, options.apiUrl),
-    defaultBitbucketServerApiUrl(remote),
-  );
+  const baseUrl = checkNotifierOptions(LABEL, token, apiUrlFor(remote, options.apiUrl));
   const http = createHttpClient({
     fetch: providerFetch(options.caFile),
     provider: "bitbucket-server",
-    label: "Bitbucket Data Center",
+    label: LABEL,
     baseUrl,
     authorization: () => `Bearer ${tokenValue(token)}`,
     headers: { "x-atlassian-token": "no-check" },

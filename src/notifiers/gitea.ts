@@ -11,7 +11,7 @@
 import type { GitRemote } from "./git_url.ts";
 import { createHttpClient } from "./_http.ts";
 import { providerFetch } from "./_transport.ts";
-import { defaultGiteaApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import {
   checkNotifierOptions,
   markedDescription,
@@ -23,6 +23,8 @@ import {
   type Token,
   tokenValue,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE.gitea.label;
 
 /** Our states → Gitea's. */
 export const TO_GITEA = {
@@ -76,16 +78,11 @@ export interface GiteaOptions {
  */
 export function createGiteaNotifier(options: GiteaOptions): Notifier {
   const { remote, token } = options;
-  const baseUrl = checkNotifierOptions(
-    "Gitea",
-    token,
-    withStandardPath(remote, options.apiUrl),
-    defaultGiteaApiUrl(remote),
-  );
+  const baseUrl = checkNotifierOptions(LABEL, token, apiUrlFor(remote, options.apiUrl));
   const http = createHttpClient({
     fetch: providerFetch(options.caFile),
     provider: "gitea",
-    label: "Gitea",
+    label: LABEL,
     baseUrl,
     authorization: () => `token ${tokenValue(token)}`,
     hints: {

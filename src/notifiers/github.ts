@@ -18,7 +18,7 @@
  */
 import { Octokit as OctokitCore } from "@octokit/core";
 import type { GitRemote } from "./git_url.ts";
-import { defaultGitHubApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
 import { providerFetch } from "./_transport.ts";
@@ -35,6 +35,8 @@ import {
   type Token,
   tokenValue,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE.github.label;
 
 /** GitHub's state words. */
 export type GitHubState = "pending" | "success" | "failure" | "error";
@@ -58,8 +60,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export function fromGitHubState(state: string, description: string): State {
   return readMarked(TO_GITHUB, state, description).state;
 }
-
-export { defaultGitHubApiUrl } from "./endpoints.ts";
 
 /** Options for {@linkcode createGitHubNotifier}. */
 export interface GitHubOptions {
@@ -91,10 +91,9 @@ export interface GitHubOptions {
 export function createGitHubNotifier(options: GitHubOptions): Notifier {
   const { remote, token, app, now = Date.now, timeoutMs = REQUEST_TIMEOUT_MS } = options;
   const baseUrl = checkNotifierOptions(
-    app ? "GitHub as an app" : "GitHub",
+    app ? `${LABEL} as an app` : LABEL,
     app ? app.privateKey : token,
-    withStandardPath(remote, options.apiUrl),
-    defaultGitHubApiUrl(remote),
+    apiUrlFor(remote, options.apiUrl),
   );
   const fetch = providerFetch(options.caFile);
   if (app && !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(tokenValue(app.privateKey))) {
@@ -142,7 +141,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
   async function* statusPages(sha: string, signal?: AbortSignal) {
     const doing = {
       provider: "github",
-      label: "GitHub",
+      label: LABEL,
       doing: `read statuses of ${sha.slice(0, 7)}`,
     };
     let page = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/statuses", {
@@ -198,7 +197,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       }
       if (!isJsonObject(created.data)) {
         throw notTheApi(
-          { provider: "github", label: "GitHub", doing },
+          { provider: "github", label: LABEL, doing },
           created.status,
           "the JSON status its API returns",
         );
@@ -276,13 +275,13 @@ const HINTS: Record<number, string> = {
 function toProviderError(err: unknown, doing: string, now: number): ProviderError {
   if (err instanceof ProviderError) return err;
   const response = (err as OctokitErrorShape)?.response;
-  if (!response) return noAnswer({ provider: "github", label: "GitHub", doing, now }, err);
+  if (!response) return noAnswer({ provider: "github", label: LABEL, doing, now }, err);
   const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;
   const message = [data?.message, ...(data?.errors ?? []).map((x) => x.message)]
     .filter(Boolean).join(": ");
   return providerFailure({
     provider: "github",
-    label: "GitHub",
+    label: LABEL,
     doing,
     status: response.status,
     message,

@@ -17,7 +17,7 @@
 import { Commits } from "@gitbeaker/core";
 import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "./git_url.ts";
-import { defaultGitLabApiUrl, withStandardPath } from "./endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { providerFetch } from "./_transport.ts";
 import {
@@ -31,6 +31,8 @@ import {
   tokenValue,
   truncate,
 } from "./notifier.ts";
+
+const LABEL = PROVIDER_TABLE.gitlab.label;
 
 /** The states GitLab accepts on create. */
 export type GitLabState = "pending" | "running" | "success" | "failed" | "canceled";
@@ -58,8 +60,6 @@ export function fromGitLabState(status: string): State {
 
 /** Description limit we keep to (GitLab documents none; job fields are 255 characters). */
 export const GITLAB_DESCRIPTION_LIMIT = 255;
-
-export { defaultGitLabApiUrl } from "./endpoints.ts";
 
 /** Options for {@linkcode createGitLabNotifier}. */
 export interface GitLabOptions {
@@ -177,12 +177,7 @@ interface GitLabJob {
  */
 export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const { remote, token, now = Date.now } = options;
-  const apiUrl = checkNotifierOptions(
-    "GitLab",
-    token,
-    withStandardPath(remote, options.apiUrl),
-    defaultGitLabApiUrl(remote),
-  );
+  const apiUrl = checkNotifierOptions(LABEL, token, apiUrlFor(remote, options.apiUrl));
   const host = apiUrl.replace(/\/api\/v4$/, "");
   let remaining: number | undefined;
   const observe = (headers: Headers) => {
@@ -206,7 +201,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     if (err instanceof GitLabHttpError) {
       return providerFailure({
         provider: "gitlab",
-        label: "GitLab",
+        label: LABEL,
         doing,
         status: err.status,
         message: err.message,
@@ -215,7 +210,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
         hints: HINTS,
       });
     }
-    return noAnswer({ provider: "gitlab", label: "GitLab", doing, now: now() }, err);
+    return noAnswer({ provider: "gitlab", label: LABEL, doing, now: now() }, err);
   };
 
   /** The newest job of each name (only `name`'s when given) on a commit. */
@@ -233,7 +228,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     if (!Array.isArray(jobs)) {
       // A login page or proxy answers 200 HTML: not the API's list.
       throw notTheApi(
-        { provider: "gitlab", label: "GitLab", doing: `read statuses of ${sha.slice(0, 7)}` },
+        { provider: "gitlab", label: LABEL, doing: `read statuses of ${sha.slice(0, 7)}` },
         200,
         "the JSON array its API returns",
       );
@@ -290,7 +285,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
       }
       if (!isJsonObject(created.data)) {
         throw notTheApi(
-          { provider: "gitlab", label: "GitLab", doing },
+          { provider: "gitlab", label: LABEL, doing },
           created.status,
           "the JSON status its API returns",
         );

@@ -1,12 +1,14 @@
 /**
- * The one map from provider name to notifier factory; a new provider is a file plus a line here.
- * A factory takes its own token and options and throws {@linkcode NotifierError}; nothing here
- * knows where the token came from (flags, env vars, files: that is src/config/config.ts's business).
+ * Creates a repository's notifier through the provider table (providers.ts: a new provider is its
+ * notifier file plus one row there). A factory takes its own token and options and throws
+ * `NotifierError`; nothing here knows where the token came from (flags, env vars, files: that is
+ * src/config/config.ts's business).
  *
  * @module
  */
-import type { GitRemote, ProviderName } from "./git_url.ts";
-import { type Notifier, NotifierError, type Token } from "./notifier.ts";
+import type { GitRemote } from "./git_url.ts";
+import type { Notifier, Token } from "./notifier.ts";
+import { PROVIDER_TABLE } from "./providers.ts";
 import type { GitHubApp } from "./github_app.ts";
 
 /** What every notifier factory takes. */
@@ -27,39 +29,18 @@ export interface CreateNotifierOptions {
   app?: GitHubApp;
 }
 
-/** Loads a provider's module (and its SDK) only when it is used: start-up stays fast. */
-const FACTORIES: Partial<
-  Record<ProviderName, (options: CreateNotifierOptions) => Promise<Notifier>>
-> = {
-  github: async (o) => (await import("./github.ts")).createGitHubNotifier(o),
-  gitlab: async (o) => (await import("./gitlab.ts")).createGitLabNotifier(o),
-  "azure-devops": async (o) => (await import("./azure_devops.ts")).createAzureDevOpsNotifier(o),
-  bitbucket: async (o) => (await import("./bitbucket.ts")).createBitbucketNotifier(o),
-  "bitbucket-server": async (o) =>
-    (await import("./bitbucket_server.ts")).createBitbucketServerNotifier(o),
-  gitea: async (o) => (await import("./gitea.ts")).createGiteaNotifier(o),
-};
-
 /**
- * Creates the notifier for a repository's provider.
+ * Creates the notifier for a repository's provider, loading its module (and SDK) only now:
+ * start-up stays fast.
  *
- * @throws {NotifierError} when the provider is not supported yet, or (from the provider's own
- *   factory) the token is empty or the API URL is not http(s)
+ * @throws {NotifierError} from the provider's own factory: the token is empty or the API URL is
+ *   not http(s)
  * @example
  * ```ts
  * const notifier = await createNotifier({ remote: parseGitUrl("git@github.com:acme/app.git"), token });
  * ```
  */
-export function createNotifier(options: CreateNotifierOptions): Promise<Notifier> {
-  const { remote } = options;
-  const factory = FACTORIES[remote.provider];
-  if (!factory) {
-    const supported = Object.keys(FACTORIES).join(", ");
-    return Promise.reject(
-      new NotifierError(
-        `Cannot set statuses on ${remote.provider} as it is not supported yet: use one of ${supported}`,
-      ),
-    );
-  }
-  return factory(options);
+export async function createNotifier(options: CreateNotifierOptions): Promise<Notifier> {
+  const create = await PROVIDER_TABLE[options.remote.provider].load();
+  return create(options);
 }

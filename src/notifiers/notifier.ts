@@ -258,25 +258,19 @@ export function readMarked<W extends string>(
 }
 
 /**
- * Checks what every notifier needs before any request: a token and, when given, an http(s) API
- * URL. Returns the API base without a trailing slash.
+ * Checks what every notifier needs before any request: a token and an http(s) API URL. Returns the
+ * API base without a trailing slash.
  *
  * @param label the provider as people write it, e.g. `GitHub`
  * @param token the provider's token
- * @param apiUrl the API base URL, or undefined for the derived default
- * @param fallback the derived default
+ * @param apiUrl the API base URL (`apiUrlFor` in providers.ts)
  * @throws {NotifierError} naming what is wrong
  */
-export function checkNotifierOptions(
-  label: string,
-  token: Token,
-  apiUrl: string | undefined,
-  fallback: string,
-): string {
+export function checkNotifierOptions(label: string, token: Token, apiUrl: string): string {
   if (!tokenValue(token).trim()) {
     throw new NotifierError(`Cannot set statuses on ${label} without a token: give one`);
   }
-  const base = (apiUrl ?? fallback).replace(/\/+$/, "");
+  const base = apiUrl.replace(/\/+$/, "");
   let protocol = "";
   try {
     protocol = new URL(base).protocol;

@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { parseGitUrl, type ProviderName } from "../../src/notifiers/git_url.ts";
-import { apiUrlFor, withStandardPath } from "../../src/notifiers/endpoints.ts";
+import { apiUrlFor, PROVIDER_TABLE } from "../../src/notifiers/providers.ts";
 import { createNotifier } from "../../src/notifiers/mod.ts";
 import { PROVIDERS } from "../_providers.ts";
 
 const SHA = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
 
-Deno.test("withStandardPath() adds each provider's API path to a bare address, and only to one", () => {
+Deno.test("apiUrlFor() adds each provider's API path to a bare address, and only to one", () => {
   const cases: [string, ProviderName | undefined, string, string][] = [
     ["git@github.com:acme/app.git", undefined, "https://github.com", "https://api.github.com"],
     ["git@github.com:acme/app.git", undefined, "https://api.github.com/", "https://api.github.com"],
@@ -58,10 +58,10 @@ Deno.test("withStandardPath() adds each provider's API path to a bare address, a
   ];
   for (const [git, provider, given, want] of cases) {
     const remote = parseGitUrl(git, provider);
-    assert.equal(withStandardPath(remote, given), want, `${remote.provider} ${given}`);
-    assert.equal(apiUrlFor(remote, given), want);
+    assert.equal(apiUrlFor(remote, given), want, `${remote.provider} ${given}`);
   }
-  assert.equal(withStandardPath(parseGitUrl("git@github.com:a/b.git"), undefined), undefined);
+  const github = parseGitUrl("git@github.com:a/b.git");
+  assert.equal(apiUrlFor(github), PROVIDER_TABLE.github.defaultApiUrl(github));
 });
 
 for (const harness of PROVIDERS) {

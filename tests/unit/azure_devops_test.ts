@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { parseGitUrl } from "../../src/notifiers/git_url.ts";
 import {
   createAzureDevOpsNotifier,
-  defaultAzureApiUrl,
   fromAzureState,
   TO_AZURE,
   toAzureContext,
 } from "../../src/notifiers/azure_devops.ts";
 import { ProviderError, STATES } from "../../src/notifiers/notifier.ts";
+import { apiUrlFor } from "../../src/notifiers/providers.ts";
 import { startFakeAzureDevOps } from "../../dev/fakes/azure_devops.ts";
 import { startSilentServer } from "../../dev/fakes/silent_server.ts";
 
@@ -31,17 +31,17 @@ Deno.test("Azure DevOps context is genre flux-status, name <instance>/<action>",
   });
 });
 
-Deno.test("defaultAzureApiUrl() finds the organization or collection URL", () => {
+Deno.test("apiUrlFor() finds Azure DevOps's organization or collection URL", () => {
   assert.equal(
-    defaultAzureApiUrl(parseGitUrl("https://org.visualstudio.com/p/_git/r")),
+    apiUrlFor(parseGitUrl("https://org.visualstudio.com/p/_git/r")),
     "https://dev.azure.com/org",
   );
   assert.equal(
-    defaultAzureApiUrl(parseGitUrl("git@ssh.dev.azure.com:v3/org/p/r")),
+    apiUrlFor(parseGitUrl("git@ssh.dev.azure.com:v3/org/p/r")),
     "https://dev.azure.com/org",
   );
   assert.equal(
-    defaultAzureApiUrl(parseGitUrl("https://tfs.corp/tfs/DefaultCollection/p/_git/r")),
+    apiUrlFor(parseGitUrl("https://tfs.corp/tfs/DefaultCollection/p/_git/r")),
     "https://tfs.corp/tfs/DefaultCollection",
   );
 });

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { ConfigError, redactConfig, resolveConfig } from "../../src/config/config.ts";
+import {
+  ConfigError,
+  OPTION_META,
+  optionKeys,
+  redactConfig,
+  resolveConfig,
+} from "../../src/config/config.ts";
+import { PROVIDER_TABLE } from "../../src/notifiers/providers.ts";
 import { parseDuration } from "../../src/runtime/duration.ts";
 
 const files: Record<string, string> = { "/run/secrets/gh": "ghp_fromfile\n" };
@@ -124,4 +131,14 @@ Deno.test("resolveConfig() reads --flux2-hmac-key-file byte for byte, as notific
     readTextFile: () => "s3cr3t\n",
   });
   assert.equal(config.flux2HmacKey, "s3cr3t\n");
+});
+
+Deno.test("each provider's token option is a secret option of the daemon and of status", () => {
+  for (const [name, row] of Object.entries(PROVIDER_TABLE)) {
+    const meta = OPTION_META[row.tokenOption];
+    assert.ok(meta?.secret, `${name}: ${row.tokenOption} is a secret option`);
+    for (const command of ["daemon", "status"] as const) {
+      assert.ok(optionKeys(command).includes(row.tokenOption), `${command} --${row.tokenOption}`);
+    }
+  }
 });

@@ -7,7 +7,7 @@ import { parseGitUrl } from "../../src/notifiers/git_url.ts";
 import { createHttpClient, messageOf } from "../../src/notifiers/_http.ts";
 import { createBitbucketNotifier, statusKey } from "../../src/notifiers/bitbucket.ts";
 import { createBitbucketServerNotifier } from "../../src/notifiers/bitbucket_server.ts";
-import { apiUrlFor } from "../../src/notifiers/endpoints.ts";
+import { apiUrlFor } from "../../src/notifiers/providers.ts";
 import { createGiteaNotifier } from "../../src/notifiers/gitea.ts";
 import { ProviderError, type State } from "../../src/notifiers/notifier.ts";
 import { startFakeBitbucket } from "../../dev/fakes/bitbucket.ts";
