@@ -21,6 +21,7 @@ import { createHandler } from "./src/server/server.ts";
 import { Watcher } from "./src/intake/watcher.ts";
 import { Metrics } from "./src/server/metrics.ts";
 import { type SecretFile, SecretFiles } from "./src/config/secret_files.ts";
+import { healthKey } from "./src/runtime/store_keys.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -92,7 +93,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     );
   }
   /** One small write: whether the store takes writes (start-up and `/healthz`). */
-  const writeProbe = () => kv.set(["health"], clock.now());
+  const writeProbe = () => kv.set(healthKey, clock.now());
   try {
     // A read-only volume opens; its first write fails. Say so now, not on fluxd's first event.
     await writeProbe();

@@ -24,6 +24,7 @@ import type { Flux2Outcome } from "../sources/flux2/events.ts";
 import type { Action, State, StatusChange } from "../notifiers/notifier.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import { commitPlanned } from "./intake.ts";
+import { flux2Keys } from "../runtime/store_keys.ts";
 
 const log = getLogger(["flux-status", "flux2"]);
 
@@ -42,22 +43,7 @@ interface ObjectRecord {
   at: number;
 }
 
-const statusKey = (sha: string, object: string, action: Action): Deno.KvKey => [
-  "flux2",
-  "status",
-  sha,
-  object,
-  action,
-];
-const objectKey = (object: string): Deno.KvKey => ["flux2", "object", object];
-const deadlineKey = (due: number, sha: string, object: string, action: Action): Deno.KvKey => [
-  "flux2",
-  "deadline",
-  due,
-  sha,
-  object,
-  action,
-];
+const { status: statusKey, object: objectKey, deadline: deadlineKey } = flux2Keys;
 
 /** Options of {@linkcode Flux2Intake}. */
 export interface Flux2IntakeOptions {
@@ -173,8 +159,8 @@ export class Flux2Intake {
     const { kv, outbox, clock, pendingTimeoutMs } = this.#o;
     const now = clock.now();
     const due = kv.list<number>({
-      prefix: ["flux2", "deadline"],
-      end: ["flux2", "deadline", now + 1],
+      prefix: flux2Keys.deadlines,
+      end: [...flux2Keys.deadlines, now + 1],
     });
     for await (const { key, value: at } of due) {
       const [, , , sha, object, action] = key as [string, string, number, string, string, Action];
@@ -194,7 +180,7 @@ export class Flux2Intake {
       }
       await outbox.commit(op, changes);
     }
-    for await (const { key } of kv.list({ prefix: ["flux2", "deadline"] }, { limit: 1 })) {
+    for await (const { key } of kv.list({ prefix: flux2Keys.deadlines }, { limit: 1 })) {
       return key[2] as number;
     }
     return Infinity;

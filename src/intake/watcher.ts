@@ -40,6 +40,7 @@ import { isWorkloadId, judgeWorkload, type WorkloadStatus } from "../sources/flu
 import type { ListWorkloads } from "../sources/flux/workloads.ts";
 import type { State, StatusChange } from "../notifiers/notifier.ts";
 import type { Outbox } from "../outbox/outbox.ts";
+import { watchKeys } from "../runtime/store_keys.ts";
 
 const log = getLogger(["flux-status", "watcher"]);
 
@@ -107,9 +108,7 @@ export interface WatcherOptions {
   onVerdict?: (head: string, state: State, description: string) => void;
 }
 
-const watchKey = (head: string): Deno.KvKey => ["watch", head];
-const chunkKey = (head: string, i: number): Deno.KvKey => ["watchset", head, i];
-const judgedKey = (head: string): Deno.KvKey => ["judged", head];
+const { watch: watchKey, chunk: chunkKey, judged: judgedKey } = watchKeys;
 
 interface LoadedWatch {
   entry: Deno.KvEntry<Watch>;
@@ -215,11 +214,13 @@ export class Watcher {
    */
   async migrate(): Promise<number> {
     const { kv } = this.#o;
-    const marker = await kv.get<number>(["schema", "watch"]);
+    const marker = await kv.get<number>(watchKeys.schema);
     if ((marker.value ?? 1) >= 2) return 0;
     let converted = 0;
     for await (
-      const e of kv.list<Watch & { workloads?: string[]; seen?: string[] }>({ prefix: ["watch"] })
+      const e of kv.list<Watch & { workloads?: string[]; seen?: string[] }>({
+        prefix: watchKeys.watches,
+      })
     ) {
       const { workloads, seen = [], ...rest } = e.value;
       if (!workloads) continue;
@@ -239,7 +240,7 @@ export class Watcher {
       await op.commit();
       converted++;
     }
-    await kv.atomic().check(marker).set(["schema", "watch"], 2).commit();
+    await kv.atomic().check(marker).set(watchKeys.schema, 2).commit();
     return converted;
   }
 
@@ -251,7 +252,7 @@ export class Watcher {
   /** How many watches are active (reads only their headers). */
   async count(): Promise<number> {
     let n = 0;
-    for await (const _ of this.#o.kv.list({ prefix: ["watch"] })) n++;
+    for await (const _ of this.#o.kv.list({ prefix: watchKeys.watches })) n++;
     return n;
   }
 
@@ -284,9 +285,9 @@ export class Watcher {
   async #load(): Promise<LoadedWatch[]> {
     const { kv } = this.#o;
     const out: LoadedWatch[] = [];
-    for await (const entry of kv.list<Watch>({ prefix: ["watch"] })) {
+    for await (const entry of kv.list<Watch>({ prefix: watchKeys.watches })) {
       const chunks: Deno.KvEntry<WatchChunk>[] = [];
-      for await (const c of kv.list<WatchChunk>({ prefix: ["watchset", entry.value.head] })) {
+      for await (const c of kv.list<WatchChunk>({ prefix: watchKeys.chunks(entry.value.head) })) {
         chunks.push(c);
       }
       out.push({ entry, chunks });

@@ -53,6 +53,7 @@ import {
   truncate,
 } from "../notifiers/notifier.ts";
 import { ProviderPause } from "./pause.ts";
+import { outboxKeys } from "../runtime/store_keys.ts";
 import { whoseRejection } from "../notifiers/access_check.ts";
 import { OutboxIndex, type Queued, type Rank } from "./order.ts";
 
@@ -146,8 +147,7 @@ const subjectOf = (e: { action: Action; object?: string | undefined }): string =
 /** One status of one commit: `sha/subject`, the outbox's and the index's key for it. */
 const idOf = (e: { sha: string; action: Action; object?: string | undefined }): string =>
   `${e.sha}/${subjectOf(e)}`;
-const entryKey = (sha: string, subject: string): Deno.KvKey => ["outbox", sha, subject];
-const deliveredKey = (sha: string, subject: string): Deno.KvKey => ["delivered", sha, subject];
+const { entry: entryKey, delivered: deliveredKey } = outboxKeys;
 
 /** How the loop orders a stored entry (0.1.0 entries, without a rank, rank as older syncs). */
 function queued(e: OutboxEntry, versionstamp: string): Queued {
@@ -301,16 +301,16 @@ export class Outbox {
    * @returns how many index rows were removed
    */
   async migrate(): Promise<number> {
-    const marker = await this.#kv.get<number>(["schema", "outbox"]);
+    const marker = await this.#kv.get<number>(outboxKeys.schema);
     if ((marker.value ?? 1) >= 3) return 0;
     let removed = 0;
-    for (const prefix of ["ready", "wait"]) {
-      for await (const { key } of this.#kv.list({ prefix: [prefix] })) {
+    for (const prefix of [outboxKeys.legacyReady, outboxKeys.legacyWait]) {
+      for await (const { key } of this.#kv.list({ prefix })) {
         await this.#kv.delete(key);
         removed++;
       }
     }
-    await this.#kv.atomic().check(marker).set(["schema", "outbox"], 3).commit();
+    await this.#kv.atomic().check(marker).set(outboxKeys.schema, 3).commit();
     return removed;
   }
 
@@ -342,7 +342,9 @@ export class Outbox {
   /** Entries still waiting for delivery. */
   async pending(): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
-    for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) out.push(e.value);
+    for await (const e of this.#kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) {
+      out.push(e.value);
+    }
     return out;
   }
 
@@ -358,7 +360,7 @@ export class Outbox {
         if (!loaded) {
           await this.#pause.load();
           // What earlier runs queued; commits landing meanwhile keep their newer versions.
-          for await (const e of this.#kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+          for await (const e of this.#kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) {
             const item = queued(e.value, e.versionstamp);
             this.#index.put(item);
             if (e.value.enqueuedAt >= this.#startedAt) continue; // queued by this run

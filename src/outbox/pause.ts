@@ -11,6 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../runtime/clock.ts";
 import type { ProviderError } from "../notifiers/notifier.ts";
+import { pauseKey } from "../runtime/store_keys.ts";
 
 const log = getLogger(["flux-status", "pause"]);
 
@@ -38,7 +39,7 @@ export class ProviderPause {
    */
   constructor(kv: Deno.Kv, provider: string, clock: Clock) {
     this.#kv = kv;
-    this.#key = ["pause", provider];
+    this.#key = pauseKey(provider);
     this.#clock = clock;
   }
 

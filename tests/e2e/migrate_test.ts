@@ -4,6 +4,7 @@ import { ManualClock } from "../../dev/fakes/clock.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { gitLabNotifier, runOutbox, shaOf } from "../_outbox.ts";
 import { tempDir } from "../_cli.ts";
+import { outboxKeys, watchKeys } from "../../src/runtime/store_keys.ts";
 
 Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest first, each after its backoff", async () => {
   await using dir = await tempDir();
@@ -12,7 +13,7 @@ Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest fi
   using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
   // What 0.1.0 stored: one entry per (commit, action) with its own backoff, no rank.
   for (let i = 1; i <= 3; i++) {
-    await kv.set(["outbox", shaOf(i), "sync"], {
+    await kv.set(outboxKeys.entry(shaOf(i), "sync"), {
       sha: shaOf(i),
       action: "sync",
       status: { name: "flux-status/dev/sync", state: "succeeded", description: `old ${i}` },
@@ -22,8 +23,8 @@ Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest fi
     });
   }
   // And what an earlier build of this version kept beside them: index rows, now unused.
-  await kv.set(["ready", 1, 5, 0, shaOf(9), "sync"], null);
-  await kv.set(["wait", 7, shaOf(9), "sync"], null);
+  await kv.set([...outboxKeys.legacyReady, 1, 5, 0, shaOf(9), "sync"], null);
+  await kv.set([...outboxKeys.legacyWait, 7, shaOf(9), "sync"], null);
   await using run = runOutbox(kv, clock, gitLabNotifier(gl));
   await run.stop();
   assert.equal(await run.outbox.migrate(), 2);
@@ -39,7 +40,7 @@ Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest fi
   );
   assert.deepEqual(posted, [shaOf(1), shaOf(2), shaOf(3)]);
   assert.deepEqual(await again.outbox.pending(), []);
-  assert.deepEqual(await Array.fromAsync(kv.list({ prefix: ["ready"] })), []);
+  assert.deepEqual(await Array.fromAsync(kv.list({ prefix: outboxKeys.legacyReady })), []);
 });
 
 Deno.test("a watch written by flux-status 0.1.0 is split into chunks and still judged", async () => {
@@ -47,7 +48,7 @@ Deno.test("a watch written by flux-status 0.1.0 is split into chunks and still j
   const clock = new ManualClock();
   using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
   const head = shaOf(7);
-  await kv.set(["watch", head], {
+  await kv.set(watchKeys.watch(head), {
     head,
     commits: [head],
     workloads: ["default:deployment/api", "default:deployment/web"],

@@ -99,3 +99,16 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else if (entry.name.endsWith(".ts")) yield path;
   }
 }
+
+Deno.test("every store key is built in src/runtime/store_keys.ts: no key literal elsewhere", async () => {
+  const literal =
+    /(?:kv|op|atomic\(\))\s*\.(?:get|set|delete|list|check)\s*(?:<[^>]*>)?\(\s*(?:\{\s*prefix:\s*)?\[\s*"/;
+  for await (const file of walk("src")) {
+    if (file === "src/runtime/store_keys.ts") continue;
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    assert.doesNotMatch(text, literal, file);
+    assert.doesNotMatch(text, /:\s*Deno\.KvKey\s*=>\s*\[/, `${file} builds a key of its own`);
+  }
+  const daemon = await Deno.readTextFile(new URL("daemon.ts", ROOT));
+  assert.doesNotMatch(daemon, literal, "daemon.ts");
+});

@@ -12,6 +12,7 @@ import { Outbox, type OutboxEntry } from "../../src/outbox/outbox.ts";
 import { createHandler } from "../../src/server/server.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { tempDir } from "../_cli.ts";
+import { outboxKeys } from "../../src/runtime/store_keys.ts";
 
 const SHA = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
 const BAD = "9b1e4d7a2c5f8e0b3d6a9c2f5e8b1d4a7c0f3e62";
@@ -137,7 +138,7 @@ async function route(dir: string, hmac?: Uint8Array) {
     /** What the outbox holds, as `sha7 object/action state`. */
     async stored(): Promise<string[]> {
       const out: string[] = [];
-      for await (const e of kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+      for await (const e of kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) {
         const v = e.value;
         out.push(`${v.sha.slice(0, 7)} ${v.object}/${v.action} ${v.status.state}`);
       }
@@ -241,11 +242,9 @@ Deno.test("Flux v2: a pending status no event settles fails at the pending timeo
   assert.ok((await r.stored()).includes("3f2a9c1 kustomization/flux-system/apps/workload pending"));
   r.clock.advance(1_000);
   await r.clock.whenSleeping();
-  const entry = (await r.kv.get<OutboxEntry>([
-    "outbox",
-    SHA,
-    "kustomization/flux-system/apps/workload",
-  ])).value;
+  const entry = (await r.kv.get<OutboxEntry>(
+    outboxKeys.entry(SHA, "kustomization/flux-system/apps/workload"),
+  )).value;
   assert.equal(entry?.status.state, "failed");
   assert.equal(entry?.status.description, "No verdict from Flux within 10m");
   controller.abort();
@@ -273,7 +272,7 @@ Deno.test("/flux2/events takes a body up to notification-controller's 3 MiB cap,
   const res = await r.post(body, { "x-signature": await sign(body) });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.statuses, 2);
-  for await (const e of r.kv.list<OutboxEntry>({ prefix: ["outbox"] })) {
+  for await (const e of r.kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) {
     assert.ok(e.value.status.description.length <= 400);
   }
 });

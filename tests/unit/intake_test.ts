@@ -15,6 +15,7 @@ import {
   syncEvent,
   workloadIds,
 } from "../../dev/fakes/fluxd_events.ts";
+import { outboxKeys } from "../../src/runtime/store_keys.ts";
 
 const parked: Notifier = {
   provider: "none",
@@ -55,7 +56,7 @@ async function route(dir: string) {
       ),
     async stored(): Promise<OutboxEntry[]> {
       const out: OutboxEntry[] = [];
-      for await (const e of kv.list<OutboxEntry>({ prefix: ["outbox"] })) out.push(e.value);
+      for await (const e of kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) out.push(e.value);
       return out;
     },
     [Symbol.dispose]: () => kv.close(),

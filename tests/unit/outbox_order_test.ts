@@ -4,6 +4,7 @@ import { ManualClock } from "../../dev/fakes/clock.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { gitLabNotifier, runOutbox, shaOf, syncChange } from "../_outbox.ts";
 import { tempDir } from "../_cli.ts";
+import { pauseKey } from "../../src/runtime/store_keys.ts";
 
 /** The commit each POST the fake received was for, in arrival order. */
 const postedShas = (gl: { received: { method: string; path: string }[] }) =>
@@ -19,7 +20,7 @@ Deno.test("Outbox delivers a sync's head commit first, and a newer sync before a
   const older = Array.from({ length: 19 }, (_, i) => shaOf(i + 1));
   const newerHead = "e".repeat(40);
   // Paused: the whole backlog is queued before anything goes out.
-  await kv.set(["pause", "gitlab"], {
+  await kv.set(pauseKey("gitlab"), {
     until: clock.now() + 1_000,
     kind: "rateLimited",
     reason: "",
@@ -71,7 +72,7 @@ Deno.test("Outbox work per delivery does not grow with the backlog", async () =>
   for (let i = 0; i < backlog; i += 400) {
     await filler.enqueue(Array.from({ length: 400 }, (_, j) => syncChange(shaOf(i + j + 1))));
   }
-  await real.set(["pause", "gitlab"], { until: clock.now() + 1, kind: "auth", reason: "" });
+  await real.set(pauseKey("gitlab"), { until: clock.now() + 1, kind: "auth", reason: "" });
   await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
   await clock.whenSleeping();
   const atStart = read; // the one read of the queue on start
