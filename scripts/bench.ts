@@ -4,7 +4,7 @@
  * these machines are noisy), written to BENCHMARKS.md. Everything runs on loopback; every loop is
  * bounded. `--quick` runs fewer rounds and smaller loads (under a minute).
  *
- * Rows (issue 12): idle RSS with fluxd connected vs a bare `Deno.serve`; events/s durably
+ * Rows: idle RSS with fluxd connected vs a bare `Deno.serve`; events/s durably
  * acknowledged vs a minimal server doing one KV commit; added latency from an event to its
  * status at the provider; `status` wall time vs curl; RSS growth with 10,000 statuses queued;
  * provider calls per final status; RPC calls per rollout watch and CPU.

@@ -1,6 +1,6 @@
 /**
  * `deno task chaos [--quick]`: the promise under crashes and hostile input, as counts anyone can
- * rerun (issue 14), printed and written to RELIABILITY.md (full run only).
+ * rerun, printed and written to RELIABILITY.md (full run only).
  *
  * 1. Crash chaos: fluxd and Flux v2 sync events flow into a daemon (from source, with the release
  *    binaries' permissions) while the fake GitLab flaps (503s, 429s with Retry-After: GitLab, as

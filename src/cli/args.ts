@@ -1,6 +1,6 @@
 /**
  * Command-line flags: argv parsed against a command's flag list, and the help text. It replaced
- * `commander` (issue 12): on Deno 2.9 importing commander cost ~35 ms of every `status` run and
+ * `commander` (ARCHITECTURE.md, "Decisions"): on Deno 2.9 importing commander cost ~35 ms of every `status` run and
  * 6.5 MB of the daemon's RSS, and `node:util`'s `parseArgs` cannot take the optional value of
  * `--wait [bool]`. The grammar is commander's as this CLI used it: `--flag value`, `--flag=value`,
  * a boolean flag alone or with `true`/`false`, the last of a repeated flag winning, no positional

@@ -4,7 +4,7 @@
  * `FLUX_STATUS_<OPTION>` env vars, then (for secrets) `--<option>-file` /
  * `FLUX_STATUS_<OPTION>_FILE`.
  *
- * Plain functions, not a schema library: `status` starts ~30 ms sooner without one (issue 12).
+ * Plain functions, not a schema library: `status` starts ~30 ms sooner without one (ARCHITECTURE.md, "Decisions").
  *
  * @module
  */

@@ -14,7 +14,7 @@ import type { Watcher } from "./watcher.ts";
 /** How often an event's commit is planned again after losing a write race. */
 const ATTEMPTS = 5;
 
-/** The store could not take an event; the server answers 500 and fluxd sends it again. */
+/** The store could not take an event; the server answers 503 with Retry-After, and fluxd sends it again. */
 export class IntakeError extends Error {
   /**
    * Creates the error.

@@ -1,6 +1,6 @@
 /**
  * Counters, gauges and histograms in the Prometheus text exposition format 0.0.4: the part of
- * `prom-client` the daemon used. Measured on Deno 2.9 (issue 12): importing prom-client alone
+ * `prom-client` the daemon used. Measured on Deno 2.9 (ARCHITECTURE.md, "Decisions"): importing prom-client alone
  * added 12.7 MB to the daemon's idle RSS (it is CommonJS and pulls in Node's cluster and
  * perf_hooks), a sixth of the whole; this module adds none of that.
  *
