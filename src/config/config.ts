@@ -59,6 +59,13 @@ class Invalid extends Error {}
 /** Turns a raw flag or env value (absent: undefined) into the option's value. */
 type Parse<T> = (raw: string | boolean | undefined) => T;
 
+/** One option: its rule and default (`parse`), help and sources, in one place. */
+interface Option<T> extends OptionMeta {
+  parse: Parse<T>;
+}
+
+const option = <T>(parse: Parse<T>, meta: OptionMeta): Option<T> => ({ parse, ...meta });
+
 const required = (raw: string | boolean | undefined): string => {
   if (raw === undefined || String(raw).trim() === "") throw new Invalid("is required");
   return String(raw).trim();
@@ -122,240 +129,247 @@ const positiveInteger = (fallback: number): Parse<number> => (raw) => {
   return n;
 };
 
-const shared = {
-  instance: withDefault(
-    "default",
-    matching(/^[A-Za-z0-9._-]+$/, "expected letters, digits, '.', '_' or '-'"),
+const SHARED = {
+  instance: option(
+    withDefault(
+      "default",
+      matching(/^[A-Za-z0-9._-]+$/, "expected letters, digits, '.', '_' or '-'"),
+    ),
+    {
+      help: "Instance name in the status name flux-status/<instance>/<action>",
+      value: "<name>",
+    },
   ),
-  gitUrl: required,
-  provider: optional(oneOf(PROVIDERS)),
-  apiUrl: optional(httpUrl),
-  githubToken: secret(),
-  githubAppId: optional(
-    matching(/^(\d+|Iv[0-9A-Za-z.]+)$/, "expected the App ID (digits) or its Client ID"),
+  gitUrl: option(required, {
+    help: "Remote URL of the git repository fluxd deploys",
+    value: "<url>",
+  }),
+  provider: option(optional(oneOf(PROVIDERS)), {
+    help: `Git provider (${PROVIDERS.join("|")}); auto-detected from known hosts`,
+    value: "<name>",
+  }),
+  apiUrl: option(optional(httpUrl), {
+    help:
+      "API root for self-hosted providers, or the forge's address (its standard API path is added)",
+    value: "<url>",
+  }),
+  githubToken: option(secret(), {
+    help: "GitHub token with commit status access",
+    value: "<token>",
+    secret: true,
+    env: ["GH_TOKEN", "GITHUB_TOKEN"],
+  }),
+  githubAppId: option(
+    optional(
+      matching(/^(\d+|Iv[0-9A-Za-z.]+)$/, "expected the App ID (digits) or its Client ID"),
+    ),
+    {
+      help:
+        "GitHub App ID: post statuses as the app (Commit statuses: read & write) instead of with --github-token",
+      value: "<id>",
+    },
   ),
-  githubAppPrivateKey: secret(),
-  githubAppInstallationId: optional(matching(/^\d+$/, "expected the installation's numeric ID")),
-  gitlabToken: secret(),
-  azdoPat: secret(),
-  bitbucketToken: secret(),
-  bitbucketUsername: optional(required),
-  giteaToken: secret(),
-  caFile: optional(required),
-  logLevel: withDefault("info", oneOf(["debug", "info", "warning", "error"] as const)),
-  logFormat: optional(oneOf(["pretty", "json"] as const)),
+  githubAppPrivateKey: option(secret(), {
+    help: "The GitHub App's private key, PEM (give it as a file: --github-app-private-key-file)",
+    value: "<pem>",
+    secret: true,
+  }),
+  githubAppInstallationId: option(
+    optional(matching(/^\d+$/, "expected the installation's numeric ID")),
+    {
+      help: "The app's installation ID; looked up from the repository when absent",
+      value: "<id>",
+    },
+  ),
+  gitlabToken: option(secret(), {
+    help: "GitLab token with api scope",
+    value: "<token>",
+    secret: true,
+    env: ["GITLAB_TOKEN"],
+  }),
+  azdoPat: option(secret(), {
+    help: "Azure DevOps personal access token (Code: status)",
+    value: "<token>",
+    secret: true,
+    env: ["AZDO_PAT"],
+  }),
+  bitbucketToken: option(secret(), {
+    help:
+      "Bitbucket token: Cloud API token (with --bitbucket-username) or access token; Data Center HTTP access token",
+    value: "<token>",
+    secret: true,
+    env: ["BITBUCKET_TOKEN"],
+  }),
+  bitbucketUsername: option(optional(required), {
+    help: "Bitbucket Cloud: the Atlassian account email of an API token (Basic auth)",
+    value: "<email>",
+    env: ["BITBUCKET_USERNAME"],
+  }),
+  giteaToken: option(secret(), {
+    help: "Gitea/Forgejo access token with write:repository",
+    value: "<token>",
+    secret: true,
+    env: ["GITEA_TOKEN"],
+  }),
+  caFile: option(optional(required), {
+    help:
+      "PEM file of CA certificates to trust for provider calls, besides the system's (HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply too)",
+    value: "<path>",
+  }),
+  logLevel: option(withDefault("info", oneOf(["debug", "info", "warning", "error"] as const)), {
+    help: "Log level: debug, info, warning, error",
+    value: "<level>",
+  }),
+  logFormat: option(optional(oneOf(["pretty", "json"] as const)), {
+    help: "Log format: pretty or json (default: json unless stderr is a terminal)",
+    value: "<format>",
+  }),
 };
 
 const DAEMON = {
-  ...shared,
-  listen: withDefault(
-    "127.0.0.1:3000",
-    matching(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "expected HOST:PORT"),
+  ...SHARED,
+  listen: option(
+    withDefault(
+      "127.0.0.1:3000",
+      matching(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "expected HOST:PORT"),
+    ),
+    {
+      help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)",
+      value: "<host:port>",
+    },
   ),
-  store: withDefault("flux-status.kv", required),
-  connectToken: secret(),
-  pollWorkloads: bool(true),
-  pollInterval: duration("5s", { positive: true }),
-  pollTimeout: duration("360s"),
-  helmGrace: duration("30s"),
-  fluxUrl: withDefault("http://localhost:3030", httpUrl),
-  targetUrl: optional(httpUrl),
-  maxEventBytes: positiveInteger(64 * 1024 * 1024),
-  flux2HmacKey: secret({ raw: true }),
-  flux2PendingTimeout: duration("20m", { positive: true }),
-  insecureListen: bool(false),
-  metricsToken: secret(),
-  secretPollInterval: duration("10s", { positive: true }),
+  store: option(withDefault("flux-status.kv", required), {
+    help: "Path of the Deno KV file holding the outbox and watches",
+    value: "<path>",
+  }),
+  connectToken: option(secret(), {
+    help: "Token fluxd sends (fluxd --token); required on the socket and events when set",
+    value: "<token>",
+    secret: true,
+  }),
+  pollWorkloads: option(bool(true), {
+    help: "Follow each sync's rollout and set the workload status",
+    boolean: true,
+  }),
+  pollInterval: option(duration("5s", { positive: true }), {
+    help: "How often to ask fluxd for workload status",
+    value: "<duration>",
+    aliases: ["poll-intervall"],
+  }),
+  pollTimeout: option(duration("360s"), {
+    help: "Give up a rollout after this long (0 = never)",
+    value: "<duration>",
+  }),
+  helmGrace: option(duration("30s"), {
+    help:
+      "Believe a HelmRelease's deployed/failed only this long after the sync (helm-operator refreshes it every 10s)",
+    value: "<duration>",
+  }),
+  fluxUrl: option(withDefault("http://localhost:3030", httpUrl), {
+    help: "fluxd's HTTP API, used when the WebSocket is down",
+    value: "<url>",
+  }),
+  targetUrl: option(optional(httpUrl), { help: "Link set on every status", value: "<url>" }),
+  maxEventBytes: option(positiveInteger(64 * 1024 * 1024), {
+    help:
+      "Largest event body accepted from fluxd, in bytes (an initial sync lists the whole history, ~115 bytes a commit)",
+    value: "<bytes>",
+  }),
+  flux2HmacKey: option(secret({ raw: true }), {
+    help:
+      "Flux v2: the generic-hmac Provider's token; every /flux2/events POST must be signed with it",
+    value: "<key>",
+    secret: true,
+    raw: true,
+  }),
+  flux2PendingTimeout: option(duration("20m", { positive: true }), {
+    help: "Flux v2: a pending status no event settles within this long becomes failed",
+    value: "<duration>",
+  }),
+  insecureListen: option(bool(false), {
+    help:
+      "Listen beyond loopback with no --connect-token or --flux2-hmac-key (anyone reaching it can set statuses)",
+    boolean: true,
+  }),
+  metricsToken: option(secret(), {
+    help:
+      "When set, /metrics needs Authorization: Bearer <token> (it exposes no secret either way)",
+    value: "<token>",
+    secret: true,
+  }),
+  secretPollInterval: option(duration("10s", { positive: true }), {
+    help:
+      "How often secrets given as files are read again (a rotated Kubernetes Secret applies without a restart)",
+    value: "<duration>",
+  }),
 };
 
 const STATUS = {
-  ...shared,
-  commitId: matching(/^[0-9a-fA-F]{4,64}$/, "expected a commit SHA"),
-  action: withDefault("workload", oneOf(["sync", "workload", "all"] as const)),
-  object: optional((raw) => {
-    const text = matching(
-      /^[A-Za-z0-9]+\/[a-z0-9.-]*\/[a-z0-9.-]+$/,
-      "expected kind/namespace/name, e.g. kustomization/flux-system/apps",
-    )(raw);
-    const [kind, namespace, name] = text.split("/") as [string, string, string];
-    return objectId(kind, namespace, name);
+  ...SHARED,
+  commitId: option(matching(/^[0-9a-fA-F]{4,64}$/, "expected a commit SHA"), {
+    help: "Commit SHA to read the status of",
+    value: "<sha>",
   }),
-  wait: bool(false),
-  timeout: duration("10m", { positive: true }),
-  waitInterval: duration("5s", { positive: true }),
-  output: withDefault("json", oneOf(["json", "text"] as const)),
+  action: option(withDefault("workload", oneOf(["sync", "workload", "all"] as const)), {
+    help:
+      "Which status to read: sync, workload or all (all: both, or every flux-status status of the instance when the commit has Flux v2 ones)",
+    value: "<action>",
+  }),
+  object: option(
+    optional((raw) => {
+      const text = matching(
+        /^[A-Za-z0-9]+\/[a-z0-9.-]*\/[a-z0-9.-]+$/,
+        "expected kind/namespace/name, e.g. kustomization/flux-system/apps",
+      )(raw);
+      const [kind, namespace, name] = text.split("/") as [string, string, string];
+      return objectId(kind, namespace, name);
+    }),
+    {
+      help:
+        "Flux v2: the object whose status to read, kind/namespace/name (e.g. kustomization/flux-system/apps)",
+      value: "<object>",
+    },
+  ),
+  wait: option(bool(false), {
+    help: "Wait until the status is terminal (see exit codes)",
+    boolean: true,
+  }),
+  timeout: option(duration("10m", { positive: true }), {
+    help: "With --wait: give up after this long (exit 124)",
+    value: "<duration>",
+  }),
+  waitInterval: option(duration("5s", { positive: true }), {
+    help: "With --wait: first wait between reads, growing by half up to 1m",
+    value: "<duration>",
+  }),
+  output: option(withDefault("json", oneOf(["json", "text"] as const)), {
+    help: "Output: json (one object per line) or text",
+    value: "<format>",
+    short: "o",
+  }),
 };
 
+/** What an option's parser gives. */
+type ValueOf<O> = O extends Option<infer T> ? T : never;
+
 /** The parsed options of a command: optional options are absent when not given. */
-type ConfigOf<P extends Record<string, Parse<unknown>>> =
-  & { [K in keyof P as undefined extends ReturnType<P[K]> ? never : K]: ReturnType<P[K]> }
-  & { [K in keyof P as undefined extends ReturnType<P[K]> ? K : never]?: ReturnType<P[K]> };
+type ConfigOf<O extends Record<string, Option<unknown>>> =
+  & { [K in keyof O as undefined extends ValueOf<O[K]> ? never : K]: ValueOf<O[K]> }
+  & { [K in keyof O as undefined extends ValueOf<O[K]> ? K : never]?: ValueOf<O[K]> };
 
 /** Parsed daemon configuration. */
 export type DaemonConfig = ConfigOf<typeof DAEMON>;
 /** Parsed status configuration. */
 export type StatusConfig = ConfigOf<typeof STATUS>;
 
-/** Help text and sourcing of every option, keyed like the schemas. */
-export const OPTION_META: Record<string, OptionMeta> = {
-  instance: {
-    help: "Instance name in the status name flux-status/<instance>/<action>",
-    value: "<name>",
-  },
-  gitUrl: { help: "Remote URL of the git repository fluxd deploys", value: "<url>" },
-  provider: {
-    help: `Git provider (${PROVIDERS.join("|")}); auto-detected from known hosts`,
-    value: "<name>",
-  },
-  apiUrl: {
-    help:
-      "API root for self-hosted providers, or the forge's address (its standard API path is added)",
-    value: "<url>",
-  },
-  githubToken: {
-    help: "GitHub token with commit status access",
-    value: "<token>",
-    secret: true,
-    env: ["GH_TOKEN", "GITHUB_TOKEN"],
-  },
-  githubAppId: {
-    help:
-      "GitHub App ID: post statuses as the app (Commit statuses: read & write) instead of with --github-token",
-    value: "<id>",
-  },
-  githubAppPrivateKey: {
-    help: "The GitHub App's private key, PEM (give it as a file: --github-app-private-key-file)",
-    value: "<pem>",
-    secret: true,
-  },
-  githubAppInstallationId: {
-    help: "The app's installation ID; looked up from the repository when absent",
-    value: "<id>",
-  },
-  gitlabToken: {
-    help: "GitLab token with api scope",
-    value: "<token>",
-    secret: true,
-    env: ["GITLAB_TOKEN"],
-  },
-  azdoPat: {
-    help: "Azure DevOps personal access token (Code: status)",
-    value: "<token>",
-    secret: true,
-    env: ["AZDO_PAT"],
-  },
-  bitbucketToken: {
-    help:
-      "Bitbucket token: Cloud API token (with --bitbucket-username) or access token; Data Center HTTP access token",
-    value: "<token>",
-    secret: true,
-    env: ["BITBUCKET_TOKEN"],
-  },
-  bitbucketUsername: {
-    help: "Bitbucket Cloud: the Atlassian account email of an API token (Basic auth)",
-    value: "<email>",
-    env: ["BITBUCKET_USERNAME"],
-  },
-  giteaToken: {
-    help: "Gitea/Forgejo access token with write:repository",
-    value: "<token>",
-    secret: true,
-    env: ["GITEA_TOKEN"],
-  },
-  caFile: {
-    help:
-      "PEM file of CA certificates to trust for provider calls, besides the system's (HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply too)",
-    value: "<path>",
-  },
-  logLevel: { help: "Log level: debug, info, warning, error", value: "<level>" },
-  logFormat: {
-    help: "Log format: pretty or json (default: json unless stderr is a terminal)",
-    value: "<format>",
-  },
-  listen: {
-    help: "Address fluxd connects to (fluxd --connect=ws://HOST:PORT)",
-    value: "<host:port>",
-  },
-  store: { help: "Path of the Deno KV file holding the outbox and watches", value: "<path>" },
-  connectToken: {
-    help: "Token fluxd sends (fluxd --token); required on the socket and events when set",
-    value: "<token>",
-    secret: true,
-  },
-  pollWorkloads: { help: "Follow each sync's rollout and set the workload status", boolean: true },
-  pollInterval: {
-    help: "How often to ask fluxd for workload status",
-    value: "<duration>",
-    aliases: ["poll-intervall"],
-  },
-  pollTimeout: { help: "Give up a rollout after this long (0 = never)", value: "<duration>" },
-  helmGrace: {
-    help:
-      "Believe a HelmRelease's deployed/failed only this long after the sync (helm-operator refreshes it every 10s)",
-    value: "<duration>",
-  },
-  fluxUrl: { help: "fluxd's HTTP API, used when the WebSocket is down", value: "<url>" },
-  targetUrl: { help: "Link set on every status", value: "<url>" },
-  maxEventBytes: {
-    help:
-      "Largest event body accepted from fluxd, in bytes (an initial sync lists the whole history, ~115 bytes a commit)",
-    value: "<bytes>",
-  },
-  flux2HmacKey: {
-    help:
-      "Flux v2: the generic-hmac Provider's token; every /flux2/events POST must be signed with it",
-    value: "<key>",
-    secret: true,
-    raw: true,
-  },
-  flux2PendingTimeout: {
-    help: "Flux v2: a pending status no event settles within this long becomes failed",
-    value: "<duration>",
-  },
-  insecureListen: {
-    help:
-      "Listen beyond loopback with no --connect-token or --flux2-hmac-key (anyone reaching it can set statuses)",
-    boolean: true,
-  },
-  metricsToken: {
-    help:
-      "When set, /metrics needs Authorization: Bearer <token> (it exposes no secret either way)",
-    value: "<token>",
-    secret: true,
-  },
-  secretPollInterval: {
-    help:
-      "How often secrets given as files are read again (a rotated Kubernetes Secret applies without a restart)",
-    value: "<duration>",
-  },
-  commitId: { help: "Commit SHA to read the status of", value: "<sha>" },
-  action: {
-    help:
-      "Which status to read: sync, workload or all (all: both, or every flux-status status of the instance when the commit has Flux v2 ones)",
-    value: "<action>",
-  },
-  object: {
-    help:
-      "Flux v2: the object whose status to read, kind/namespace/name (e.g. kustomization/flux-system/apps)",
-    value: "<object>",
-  },
-  wait: { help: "Wait until the status is terminal (see exit codes)", boolean: true },
-  timeout: { help: "With --wait: give up after this long (exit 124)", value: "<duration>" },
-  waitInterval: {
-    help: "With --wait: first wait between reads, growing by half up to 1m",
-    value: "<duration>",
-  },
-  output: {
-    help: "Output: json (one object per line) or text",
-    value: "<format>",
-    short: "o",
-  },
-};
-
-const PARSERS: Record<CommandName, Record<string, Parse<unknown>>> = {
+/** Every command's options. */
+const OPTIONS: Record<CommandName, Record<string, Option<unknown>>> = {
   daemon: DAEMON,
   status: STATUS,
 };
+
+/** Help text and sourcing of every option of every command, by key. */
+export const OPTION_META: Readonly<Record<string, OptionMeta>> = { ...DAEMON, ...STATUS };
 
 /** `pollInterval` → `poll-interval`. */
 export function flagName(key: string): string {
@@ -369,13 +383,13 @@ export function envName(key: string): string {
 
 /** The option keys of a command, in help order. */
 export function optionKeys(command: CommandName): string[] {
-  return Object.keys(PARSERS[command]);
+  return Object.keys(OPTIONS[command]);
 }
 
 /** An option's default value (undefined when it has none). */
 export function optionDefault(command: CommandName, key: string): unknown {
   try {
-    return PARSERS[command][key]!(undefined);
+    return OPTIONS[command][key]?.parse(undefined);
   } catch {
     return undefined; // required
   }
@@ -383,8 +397,7 @@ export function optionDefault(command: CommandName, key: string): unknown {
 
 /** The flags of `command`, with their help: each option, its aliases and its `-file` twin. */
 export function commandFlags(command: CommandName): Flag[] {
-  return optionKeys(command).flatMap((key) => {
-    const meta = OPTION_META[key]!;
+  return Object.entries(OPTIONS[command]).flatMap(([key, meta]) => {
     const flag = flagName(key);
     const env = [envName(key), ...(meta.env ?? [])].join(", ");
     const value = meta.boolean ? {} : { value: meta.value ?? "<value>" };
@@ -432,19 +445,18 @@ export function resolveConfig(
   { flags, env, readTextFile }: ConfigSources,
 ): DaemonConfig | StatusConfig {
   const out: Record<string, unknown> = {};
-  for (const key of optionKeys(command)) {
-    const meta = OPTION_META[key]!;
-    const source = sourceOf(key, flags, env);
+  for (const [key, option] of Object.entries(OPTIONS[command])) {
+    const source = sourceOf(key, option, flags, env);
     const value = "file" in source
-      ? readSecretFile(flagName(key), source.file, readTextFile, meta.raw)
+      ? readSecretFile(flagName(key), source.file, readTextFile, option.raw)
       : source.value;
     const raw = value === undefined || typeof value === "boolean" ? value : String(value);
     try {
-      const parsed = PARSERS[command][key]!(raw);
+      const parsed = option.parse(raw);
       if (parsed !== undefined) out[key] = parsed;
     } catch (err) {
       if (!(err instanceof Invalid)) throw err;
-      const shown = raw === undefined || meta.secret ? "" : `: current value is '${raw}'`;
+      const shown = raw === undefined || option.secret ? "" : `: current value is '${raw}'`;
       throw new ConfigError(`--${flagName(key)} ${err.message}${shown}`);
     }
   }
@@ -619,7 +631,7 @@ export function secretFiles(given: Pick<ConfigSources, "flags" | "env">): string
  */
 export function secretSources({ flags, env }: Pick<ConfigSources, "flags" | "env">): SecretFile[] {
   return Object.entries(OPTION_META).filter(([, meta]) => meta.secret).flatMap(([key, meta]) => {
-    const source = sourceOf(key, flags, env);
+    const source = sourceOf(key, meta, flags, env);
     return "file" in source ? [{ key, path: source.file, ...(meta.raw ? { raw: true } : {}) }] : [];
   });
 }
@@ -630,10 +642,10 @@ export function secretSources({ flags, env }: Pick<ConfigSources, "flags" | "env
  */
 function sourceOf(
   key: string,
+  meta: OptionMeta,
   flags: ConfigSources["flags"],
   env: ConfigSources["env"],
 ): { value: unknown } | { file: string } {
-  const meta = OPTION_META[key]!;
   const flag = flags[key] ?? meta.aliases?.map((a) => flags[camel(a)]).find((v) => v !== undefined);
   if (flag !== undefined) return { value: flag };
   for (const name of [envName(key), ...(meta.env ?? [])]) {
