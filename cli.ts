@@ -32,6 +32,7 @@ import {
   statusPrefix,
 } from "./src/notifiers/notifier.ts";
 import { COMMIT, VERSION } from "./src/runtime/version.ts";
+import { errorText } from "./src/runtime/error_text.ts";
 
 /**
  * Sets up logging; loaded on demand, as the logging library costs `status` ~30 ms of start-up
@@ -312,7 +313,7 @@ export async function main(args: string[]): Promise<number> {
     return await command.run(flags);
   } catch (err) {
     const exit = exitCode(err);
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     debugCause(err);
     return exit;
   }

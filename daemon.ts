@@ -22,6 +22,8 @@ import { Watcher } from "./src/intake/watcher.ts";
 import { Metrics } from "./src/server/metrics.ts";
 import { type SecretFile, SecretFiles } from "./src/config/secret_files.ts";
 import { healthKey } from "./src/runtime/store_keys.ts";
+import { splitListen } from "./src/runtime/listen.ts";
+import { errorText } from "./src/runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -69,7 +71,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   const config = secrets.live(given);
   const notifier = deps.notifier ??
     await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
-  const [hostname, port] = splitListen(config.listen);
+  const { hostname, port } = splitListen(config.listen);
   let access: Access | undefined; // the provider self-check's finding, or a delivery's
   // Its gauges read the parts below, only when scraped.
   const metrics = new Metrics({
@@ -86,7 +88,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     await Deno.mkdir(dirname(config.store), { recursive: true });
     kv = await Deno.openKv(config.store);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorText(err);
     throw new StoreError(
       `Cannot open the store '${config.store}' (${why}): check the volume is mounted and writable; a file that is not a Deno KV store must be moved aside or restored from a backup`,
       { cause: err },
@@ -99,7 +101,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     await writeProbe();
   } catch (err) {
     kv.close();
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorText(err);
     throw new StoreError(
       `Cannot write to the store '${config.store}' (${why}): the volume is read-only or full; mount it writable with free space`,
       { cause: err },
@@ -250,7 +252,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         await writeProbe();
         return undefined;
       } catch (err) {
-        return `the store is not writable: ${err instanceof Error ? err.message : String(err)}`;
+        return `the store is not writable: ${errorText(err)}`;
       }
     },
     renderMetrics: () => metrics.render(),
@@ -296,12 +298,6 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       return stopped;
     },
   };
-}
-
-function splitListen(listen: string): [string, number] {
-  const at = listen.lastIndexOf(":");
-  const host = listen.slice(0, at).replace(/^\[|\]$/g, "") || "0.0.0.0";
-  return [host, Number(listen.slice(at + 1))];
 }
 
 /**

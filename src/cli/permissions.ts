@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { splitListen } from "../runtime/listen.ts";
 
 /** What the daemon touches. */
 export interface PermissionPlan {
@@ -29,10 +30,9 @@ export interface PermissionPlan {
  * ```
  */
 export function denoPermissions(plan: PermissionPlan): string[] {
-  const at = plan.listen.lastIndexOf(":");
-  const host = plan.listen.slice(0, at) || "0.0.0.0";
-  const port = plan.listen.slice(at + 1);
-  const net = new Set([port === "0" ? host : `${host}:${port}`]);
+  const { hostname, port } = splitListen(plan.listen);
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const net = new Set([port === 0 ? host : `${host}:${port}`]);
   for (const url of plan.urls) net.add(new URL(url).host);
   const folder = plan.store.includes("/")
     ? plan.store.slice(0, plan.store.lastIndexOf("/")) || "/"

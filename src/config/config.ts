@@ -11,6 +11,7 @@
 import type { Flag } from "../cli/args.ts";
 import type { SecretFile } from "./secret_files.ts";
 import { parseDuration } from "../runtime/duration.ts";
+import { isLoopback } from "../runtime/listen.ts";
 import { GitUrlError, parseGitUrl, PROVIDERS } from "../notifiers/git_url.ts";
 import { objectId } from "../sources/flux2/object_id.ts";
 import type { CreateNotifierOptions } from "../notifiers/mod.ts";
@@ -600,12 +601,6 @@ export function notifierOptions(
       ? { username: config.bitbucketUsername }
       : {}),
   };
-}
-
-/** Whether a `--listen` host is a loopback address. */
-export function isLoopback(listen: string): boolean {
-  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Refuses a listener beyond loopback that anyone reaching it could use to set statuses. */

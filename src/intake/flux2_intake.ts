@@ -25,6 +25,7 @@ import type { Action, State, StatusChange } from "../notifiers/notifier.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import { commitPlanned } from "./intake.ts";
 import { flux2Keys } from "../runtime/store_keys.ts";
+import { errorText } from "../runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "flux2"]);
 
@@ -145,7 +146,7 @@ export class Flux2Intake {
         next = await this.#expire();
       } catch (err) {
         log.error("Cannot time out pending Flux v2 statuses: {error}", {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
         next = this.#o.clock.now() + 5_000;
       }

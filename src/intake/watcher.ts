@@ -41,6 +41,7 @@ import type { ListWorkloads } from "../sources/flux/workloads.ts";
 import type { State, StatusChange } from "../notifiers/notifier.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import { watchKeys } from "../runtime/store_keys.ts";
+import { errorText } from "../runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "watcher"]);
 
@@ -270,7 +271,7 @@ export class Watcher {
       } catch (err) {
         if (signal.aborted) break;
         log.error("Rollout check failed, trying again at the next poll: {error}", {
-          error: messageOf(err),
+          error: errorText(err),
         });
         active = 1;
       }
@@ -305,7 +306,7 @@ export class Watcher {
     try {
       listed = await list(ids, signal);
     } catch (err) {
-      failure = messageOf(err);
+      failure = errorText(err);
       log.warn("Cannot ask fluxd for workloads: {error}", { error: failure });
     }
     const byId = listed ? new Map(listed.map((w) => [w.ID, w])) : undefined;
@@ -318,7 +319,7 @@ export class Watcher {
         active++;
         log.error("Rollout check of {head} failed, trying again at the next poll: {error}", {
           head: watch.entry.value.head,
-          error: messageOf(err),
+          error: errorText(err),
         });
       }
     }
@@ -453,8 +454,4 @@ function count(n: number): string {
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -9,8 +9,7 @@
  */
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import type { ProviderError } from "./notifier.ts";
-
-const REQUEST_TIMEOUT_MS = 30_000;
+import { withTimeout } from "./_transport.ts";
 
 /** Options of {@linkcode createHttpClient}. */
 export interface HttpClientOptions {
@@ -93,7 +92,6 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
     async request<T>(req: HttpRequest): Promise<HttpResponse<T>> {
       const url = new URL(o.baseUrl + req.path);
       for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, String(v));
-      const timeout = AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS);
       let res: Response;
       try {
         res = await (o.fetch ?? fetch)(url, {
@@ -106,7 +104,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
             ...o.headers,
           },
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-          signal: req.signal ? AbortSignal.any([req.signal, timeout]) : timeout,
+          signal: withTimeout(req.signal, o.timeoutMs),
         });
       } catch (err) {
         if (req.signal?.aborted) throw err; // called off: not the provider's failure
@@ -137,7 +135,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
     return providerFailure({
       ...failure(doing),
       status: res.status,
-      message: messageOf(body),
+      message: providerMessage(body),
       headers: res.headers,
     });
   }
@@ -162,7 +160,7 @@ function parseJson(text: string): unknown {
  * detail, fields}}` (Bitbucket Cloud), `{errors: [{message}]}` (Bitbucket Data Center),
  * `{error: "…"}`, or a short plain-text body.
  */
-export function messageOf(body: unknown): string {
+export function providerMessage(body: unknown): string {
   if (typeof body === "string") return body.trim().slice(0, 200);
   if (!body || typeof body !== "object") return "";
   const b = body as Record<string, unknown>;

@@ -17,6 +17,23 @@ import { NotifierError } from "./notifier.ts";
 
 const clients = new Map<string, Deno.HttpClient>();
 
+/** How long one provider request may take (a connection that never answers). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * A request's signal: the caller's (if any), ended `timeoutMs` from now at the latest.
+ *
+ * @param signal the caller's signal
+ * @param timeoutMs the request timeout
+ */
+export function withTimeout(
+  signal: AbortSignal | undefined,
+  timeoutMs: number = REQUEST_TIMEOUT_MS,
+): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
 /** A write answered with a redirect: not the API's answer, so not a delivery. */
 export class RedirectedWrite extends Error {
   /**

@@ -11,6 +11,7 @@
  * @module
  */
 import { type Notifier, ProviderError } from "./notifier.ts";
+import { errorText } from "../runtime/error_text.ts";
 
 /** The commit the check reads: no repository has it. */
 export const PROBE_SHA = "0".repeat(40);
@@ -41,7 +42,7 @@ export async function checkAccess(notifier: Notifier, signal?: AbortSignal): Pro
       const error = err.kind === "rejected" ? repositoryUnreadable(err, err.message) : err;
       return { ok: false, reason: error.message, error };
     }
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    return { ok: false, reason: errorText(err) };
   }
 }
 

@@ -18,7 +18,7 @@ import { GitStatusState } from "azure-devops-node-api/interfaces/GitInterfaces.j
 import type { GitRemote } from "./git_url.ts";
 import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { abortable } from "./_abortable.ts";
-import { readCaFile } from "./_transport.ts";
+import { readCaFile, REQUEST_TIMEOUT_MS } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
@@ -143,7 +143,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   if (options.caFile) readCaFile(options.caFile);
   const git = new GitApi(collectionUrl, [handler as never], {
     allowRetries: false,
-    socketTimeout: 30_000,
+    socketTimeout: REQUEST_TIMEOUT_MS,
     allowRedirects: false,
     ...(options.caFile ? { cert: { caFile: options.caFile } } : {}),
   }, "flux-status");

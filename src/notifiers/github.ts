@@ -21,7 +21,7 @@ import type { GitRemote } from "./git_url.ts";
 import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import { createPacer } from "./_pacing.ts";
-import { providerFetch } from "./_transport.ts";
+import { providerFetch, REQUEST_TIMEOUT_MS, withTimeout } from "./_transport.ts";
 import type { GitHubApp } from "./github_app.ts";
 import {
   checkNotifierOptions,
@@ -54,7 +54,6 @@ export const GITHUB_DESCRIPTION_LIMIT = 140;
 
 /** GitHub's advice: content-creating requests at least a second apart. */
 const WRITE_SPACING_MS = 1000;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /** GitHub's state → ours; `error` is `canceled` only when we wrote it so (our marker, any case). */
 export function fromGitHubState(state: string, description: string): State {
@@ -149,7 +148,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       repo,
       ref: sha,
       per_page: 100,
-      request: { signal: withTimeout(timeoutMs, signal) },
+      request: { signal: withTimeout(signal, timeoutMs) },
     });
     for (;;) {
       // A login page or proxy answers 200 HTML: not the API's list.
@@ -162,7 +161,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       page = await octokit.request({
         method: "GET",
         url: next,
-        request: { signal: withTimeout(timeoutMs, signal) },
+        request: { signal: withTimeout(signal, timeoutMs) },
       }) as typeof page;
     }
   }
@@ -190,7 +189,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
             context: status.name,
             description,
             ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-            request: { signal: withTimeout(timeoutMs, signal) },
+            request: { signal: withTimeout(signal, timeoutMs) },
           }), signal);
       } catch (err) {
         throw fail(err, doing);
@@ -250,11 +249,6 @@ function toReadStatus(
 /** The `rel="next"` URL of a `Link` header, if any. */
 function nextPage(link: string | undefined): string | undefined {
   return /<([^<>]+)>;\s*rel="next"/.exec(link ?? "")?.[1];
-}
-
-function withTimeout(timeoutMs: number, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 interface OctokitErrorShape {

@@ -19,7 +19,7 @@ import { createRequesterFn } from "@gitbeaker/requester-utils";
 import type { GitRemote } from "./git_url.ts";
 import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
-import { providerFetch } from "./_transport.ts";
+import { providerFetch, withTimeout } from "./_transport.ts";
 import {
   checkNotifierOptions,
   type Notifier,
@@ -82,8 +82,6 @@ class GitLabHttpError extends Error {
   }
 }
 
-const REQUEST_TIMEOUT_MS = 30_000;
-
 async function oneAttempt(
   fetchFn: typeof fetch,
   endpoint: string,
@@ -99,12 +97,11 @@ async function oneAttempt(
   };
   const url = new URL(endpoint, prefixUrl?.endsWith("/") ? prefixUrl : `${prefixUrl}/`);
   url.search = searchParams ?? "";
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   const response = await fetchFn(url, {
     method: method ?? "GET",
     headers: { ...headers, "user-agent": "flux-status" },
     ...(body !== undefined ? { body } : {}),
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    signal: withTimeout(signal),
   });
   const text = await response.text();
   let parsed: unknown = text;

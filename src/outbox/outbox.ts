@@ -56,6 +56,7 @@ import { ProviderPause } from "./pause.ts";
 import { outboxKeys } from "../runtime/store_keys.ts";
 import { whoseRejection } from "../notifiers/access_check.ts";
 import { OutboxIndex, type Queued, type Rank } from "./order.ts";
+import { errorText } from "../runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "outbox"]);
 
@@ -372,7 +373,7 @@ export class Outbox {
         nextDue = await this.#startDue(abortDeliveries);
       } catch (err) {
         // The store failed (disk full, closed): say so and try again later, never in a loop.
-        log.error("Cannot read the outbox: {error}", { error: messageOf(err) });
+        log.error("Cannot read the outbox: {error}", { error: errorText(err) });
         nextDue = this.#storeFailed();
       }
       const wait = nextDue === Infinity ? 3_600_000 : nextDue - this.#clock.now();
@@ -402,7 +403,7 @@ export class Outbox {
             instance: this.#instance,
             status: `${statusPrefix(this.#instance)}${item.subject}`,
             sha: item.sha.slice(0, 7),
-            error: messageOf(err),
+            error: errorText(err),
           });
           this.#storeFailed();
         }).finally(() => {
@@ -418,8 +419,7 @@ export class Outbox {
   #storeFailed(): number {
     this.#storeFailures++;
     const { baseMs, maxMs } = this.#policy;
-    this.#storeRetryAt = this.#clock.now() +
-      Math.min(maxMs, baseMs * 2 ** Math.min(this.#storeFailures - 1, 30));
+    this.#storeRetryAt = this.#clock.now() + exponential(baseMs, maxMs, this.#storeFailures);
     return this.#storeRetryAt;
   }
 
@@ -509,7 +509,7 @@ export class Outbox {
   async #failed(current: Deno.KvEntry<OutboxEntry>, err: unknown): Promise<void> {
     const entry = current.value;
     const { sha, action } = entry;
-    const error = messageOf(err);
+    const error = errorText(err);
     const props = {
       instance: this.#instance,
       status: entry.status.name,
@@ -533,13 +533,13 @@ export class Outbox {
         ? (err as ProviderError).retryAfterMs ?? this.#policy.authRetryMs
         : kind === "auth"
         ? this.#policy.authRetryMs
-        : Math.round(this.retryDelay(err, ++this.#unanswered));
+        : Math.round(this.#retryDelay(err, ++this.#unanswered));
       delay = await this.#pause.pause(err as ProviderError, wait);
       this.#pausing.abort();
       this.#pausing = new AbortController();
       delete next.notBefore;
     } else {
-      delay = Math.round(this.retryDelay(err, next.attempts));
+      delay = Math.round(this.#retryDelay(err, next.attempts));
       next.notBefore = this.#clock.now() + delay;
       log.warn("Will retry {status} on {sha} in {delayMs} ms: {error}", {
         ...props,
@@ -615,20 +615,21 @@ export class Outbox {
    * The backoff before trying a transient failure again on attempt number `attempts`:
    * exponential with equal jitter, and never sooner than the provider's Retry-After.
    */
-  retryDelay(err: unknown, attempts: number): number {
+  #retryDelay(err: unknown, attempts: number): number {
     const { baseMs, maxMs } = this.#policy;
-    const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempts - 1, 30));
+    const cap = exponential(baseMs, maxMs, attempts);
     const backoff = cap / 2 + this.#random() * (cap / 2);
     const asked = err instanceof ProviderError ? err.retryAfterMs ?? 0 : 0;
     return Math.max(asked, backoff);
   }
 }
 
+/** `baseMs` doubled per attempt after the first, at most `maxMs`. */
+function exponential(baseMs: number, maxMs: number, attempt: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 30));
+}
+
 function sameStatus(a: CommitStatus, b: CommitStatus): boolean {
   return a.name === b.name && a.state === b.state && a.description === b.description &&
     (a.targetUrl ?? "") === (b.targetUrl ?? "");
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { EventError, type ParsedEvent, parseEvent } from "../sources/flux/events.ts";
 import { type Flux2Outcome, flux2Outcome, parseFlux2Event } from "../sources/flux2/events.ts";
 import { isValidSignature } from "../sources/flux2/signature.ts";
+import { errorText } from "../runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "server"]);
 
@@ -126,7 +127,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
         });
         return json(err.status, { error: err.message, issues: err.issues });
       }
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorText(err);
       log.error("Failed on {method} {path}: {error}", {
         method: request.method,
         path: pathname,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseGitUrl } from "../../src/notifiers/git_url.ts";
-import { createHttpClient, messageOf } from "../../src/notifiers/_http.ts";
+import { createHttpClient, providerMessage } from "../../src/notifiers/_http.ts";
 import { createBitbucketNotifier, statusKey } from "../../src/notifiers/bitbucket.ts";
 import { createBitbucketServerNotifier } from "../../src/notifiers/bitbucket_server.ts";
 import { apiUrlFor } from "../../src/notifiers/providers.ts";
@@ -130,15 +130,18 @@ Deno.test("Gitea: canceled kept through its marker, newest status per context ov
   assert.deepEqual(gt.violations, []);
 });
 
-Deno.test("messageOf() reads each forge's error body", () => {
-  assert.equal(messageOf({ message: "token is required", url: "x" }), "token is required");
+Deno.test("providerMessage() reads each forge's error body", () => {
+  assert.equal(providerMessage({ message: "token is required", url: "x" }), "token is required");
   assert.equal(
-    messageOf({ type: "error", error: { message: "Bad request", fields: { key: ["too long"] } } }),
+    providerMessage({
+      type: "error",
+      error: { message: "Bad request", fields: { key: ["too long"] } },
+    }),
     "Bad request: key: too long",
   );
-  assert.equal(messageOf({ errors: [{ message: "a" }, { message: "b" }] }), "a: b");
-  assert.equal(messageOf("Retry later\n"), "Retry later");
-  assert.equal(messageOf(undefined), "");
+  assert.equal(providerMessage({ errors: [{ message: "a" }, { message: "b" }] }), "a: b");
+  assert.equal(providerMessage("Retry later\n"), "Retry later");
+  assert.equal(providerMessage(undefined), "");
 });
 
 Deno.test("the fetch helper: a hung connection times out, a DNS failure and an HTML 200 are failures, not crashes", async () => {

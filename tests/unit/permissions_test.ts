@@ -24,6 +24,14 @@ Deno.test("denoPermissions() grants the listen address, the API hosts, the store
     denoPermissions({ listen: ":3000", urls: [], store: "flux-status.kv", files: [] }).slice(0, 3),
     ["--allow-net=0.0.0.0:3000", "--allow-read=.", "--allow-write=."],
   );
+  assert.deepEqual(
+    denoPermissions({ listen: "[::1]:3000", urls: [], store: "s.kv", files: [] })[0],
+    "--allow-net=[::1]:3000",
+  );
+  assert.deepEqual(
+    denoPermissions({ listen: "127.0.0.1:0", urls: [], store: "s.kv", files: [] })[0],
+    "--allow-net=127.0.0.1",
+  );
 });
 
 Deno.test("the daemon runs end to end under exactly the permissions `flux-status permissions` prints", async () => {
