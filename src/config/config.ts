@@ -517,22 +517,6 @@ export function secretValues(config: Record<string, unknown>): string[] {
 }
 
 /**
- * The only printable form of a config: every secret replaced by `***`.
- *
- * @example
- * ```ts
- * redactConfig({ githubToken: "ghp_x", instance: "dev" }); // { githubToken: "***", instance: "dev" }
- * ```
- */
-export function redactConfig<T extends Record<string, unknown>>(config: T): T {
-  const out: Record<string, unknown> = { ...config };
-  for (const [key, meta] of Object.entries(OPTION_META)) {
-    if (meta.secret && out[key] !== undefined) out[key] = "***";
-  }
-  return out as T;
-}
-
-/**
  * The notifier options a config names: the repository from `--git-url` (and `--provider`), the
  * provider's own token and `--api-url`.
  *

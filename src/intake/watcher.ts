@@ -36,7 +36,7 @@ import { getLogger } from "@logtape/logtape";
 import { Alarm, type Clock, systemClock } from "../runtime/clock.ts";
 import { formatDuration } from "../runtime/duration.ts";
 import type { SyncOutcome } from "../sources/flux/events.ts";
-import { isWorkloadId, judgeWorkload, type WorkloadStatus } from "../sources/flux/rollout.ts";
+import { isWorkloadId, judgeRollout, type WorkloadStatus } from "../sources/flux/rollout.ts";
 import type { ListWorkloads } from "../sources/flux/workloads.ts";
 import type { State, StatusChange } from "../notifiers/notifier.ts";
 import type { Outbox } from "../outbox/outbox.ts";
@@ -341,20 +341,17 @@ export class Watcher {
     const updates: [Deno.KvEntry<WatchChunk>, WatchChunk][] = [];
     if (byId) {
       for (const chunk of chunks) {
-        const seen = new Set(chunk.value.seen);
-        const done: string[] = [];
-        for (const id of chunk.value.ids) {
-          const v = judgeWorkload(id, byId.get(id), seen.has(id), options);
-          if (v.state === "failed") {
-            await this.#finish(entry, chunks, "failed", `Rollout failed: ${v.reason}`);
-            return false;
-          }
-          if (v.state === "done") done.push(id);
-          else if (waitingCount++ < WAITING_KEPT) waiting.push(v.waiting);
-          if (byId.has(id)) seen.add(id);
+        const check = judgeRollout(chunk.value.ids, byId, new Set(chunk.value.seen), options);
+        if (check.failed) {
+          await this.#finish(entry, chunks, "failed", `Rollout failed: ${check.failed}`);
+          return false;
         }
-        const next = { ...chunk.value, seen: [...seen], done };
-        if (next.seen.length !== chunk.value.seen.length || !sameList(done, chunk.value.done)) {
+        waiting.push(...check.waiting.slice(0, Math.max(0, WAITING_KEPT - waiting.length)));
+        waitingCount += check.waiting.length;
+        const next = { ...chunk.value, seen: check.seen, done: check.done };
+        if (
+          next.seen.length !== chunk.value.seen.length || !sameList(check.done, chunk.value.done)
+        ) {
           updates.push([chunk, next]);
         }
       }

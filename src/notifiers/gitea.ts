@@ -49,11 +49,6 @@ interface GiteaStatus {
   updated_at?: string;
 }
 
-/** Gitea's state → ours; `error` (and `warning`) are canceled only with our marker. */
-export function fromGiteaState(state: string, description: string): State {
-  return readGitea(state, description).state;
-}
-
 /** Gitea's state and description → ours (`warning` reads as `error`). */
 function readGitea(state: string, description: string) {
   return readMarked(TO_GITEA, state === "warning" ? "error" : state, description);

@@ -16,7 +16,11 @@ Deno.test("judgeRollout() decides from fluxd's status and rollout fields", async
       new URL("../../dev/fixtures/flux/http-list-services-response.json", import.meta.url),
     ),
   ) as WorkloadStatus[];
-  const cases: [string, string[], WorkloadStatus[], string[], ReturnType<typeof judgeRollout>][] = [
+  type Expected =
+    | { kind: "rolledOut" }
+    | { kind: "rolling"; waiting: string[] }
+    | { kind: "failed"; reason: string };
+  const cases: [string, string[], WorkloadStatus[], string[], Expected][] = [
     [
       "deployment and statefulset ready",
       ["default:deployment/podinfo", "default:statefulset/redis"],
@@ -95,7 +99,21 @@ Deno.test("judgeRollout() decides from fluxd's status and rollout fields", async
     ],
   ];
   for (const [name, watched, list, seen, expect] of cases) {
-    await t.step(name, () => assert.deepEqual(judgeRollout(watched, list, seen), expect));
+    await t.step(name, () => {
+      const check = judgeRollout(watched, new Map(list.map((w) => [w.ID, w])), new Set(seen));
+      const got = check.failed
+        ? { kind: "failed", reason: check.failed }
+        : check.waiting.length > 0
+        ? { kind: "rolling", waiting: check.waiting }
+        : { kind: "rolledOut" };
+      assert.deepEqual(got, expect);
+      if (!check.failed) {
+        assert.equal(check.done.length + check.waiting.length, watched.length);
+        for (const id of watched) {
+          assert.equal(check.seen.includes(id), list.some((w) => w.ID === id) || seen.includes(id));
+        }
+      }
+    });
   }
 });
 

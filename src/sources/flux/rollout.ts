@@ -35,12 +35,6 @@ export interface WorkloadStatus {
   } | null;
 }
 
-/** The verdict on a set of workloads. */
-export type Verdict =
-  | { kind: "rolledOut" }
-  | { kind: "rolling"; waiting: string[] }
-  | { kind: "failed"; reason: string };
-
 const WORKLOAD_KINDS = new Set([
   "deployment",
   "daemonset",
@@ -135,28 +129,41 @@ export function judgeWorkload(
   return { state: "rolling", waiting: progress(w) };
 }
 
+/** What one check of a set of workloads found. */
+export interface RolloutCheck {
+  /** Why the rollout failed (the first workload that did), if one did. */
+  failed?: string;
+  /** The workloads that rolled out. */
+  done: string[];
+  /** What each workload still rolling waits for, in order. */
+  waiting: string[];
+  /** The workloads fluxd has listed by now (this check or an earlier one). */
+  seen: string[];
+}
+
 /**
- * Judges the rollout of `watched` from the workloads fluxd listed.
+ * Judges the rollout of `watched` from the workloads fluxd listed: the first failure decides,
+ * else every workload that is not done is still rolling. The watcher checks its watches a chunk
+ * of ids at a time through this.
  *
  * @param watched the workload IDs to judge
- * @param listed what fluxd's ListServices returned (any order, other workloads ignored)
+ * @param listed what fluxd's ListServices returned, by ID (other workloads ignored)
  * @param seen IDs listed on an earlier check: a seen workload that is gone has failed
  * @param options whether HelmRelease statuses can be believed yet
- * @returns rolled out, still rolling (with what each waits for), or failed (with why)
  */
 export function judgeRollout(
   watched: readonly string[],
-  listed: readonly WorkloadStatus[],
-  seen: readonly string[] = [],
+  listed: ReadonlyMap<string, WorkloadStatus>,
+  seen: ReadonlySet<string> = new Set(),
   options: JudgeOptions = {},
-): Verdict {
-  const byId = new Map(listed.map((w) => [w.ID, w]));
-  const seenIds = new Set(seen);
-  const waiting: string[] = [];
+): RolloutCheck {
+  const check: RolloutCheck = { done: [], waiting: [], seen: [...seen] };
   for (const id of watched) {
-    const v = judgeWorkload(id, byId.get(id), seenIds.has(id), options);
-    if (v.state === "failed") return { kind: "failed", reason: v.reason };
-    if (v.state === "rolling") waiting.push(v.waiting);
+    const v = judgeWorkload(id, listed.get(id), seen.has(id), options);
+    if (v.state === "failed") return { ...check, failed: v.reason };
+    if (v.state === "done") check.done.push(id);
+    else check.waiting.push(v.waiting);
+    if (listed.has(id) && !seen.has(id)) check.seen.push(id);
   }
-  return waiting.length === 0 ? { kind: "rolledOut" } : { kind: "rolling", waiting };
+  return check;
 }
