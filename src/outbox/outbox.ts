@@ -28,12 +28,9 @@
  * - **Store failures.** A store that fails is logged and retried with backoff, never in a tight
  *   loop; a status the provider took but the store could not record is remembered in memory and
  *   not sent again while the record is retried.
- * - **A store from the past.** Entries an earlier run queued, read from the store at start (after
- *   a restart, or from a store restored from an older backup), are checked against the provider
- *   before their first send: one read of the commit's statuses per commit. An entry the provider
- *   already has a status for, written more than {@linkcode PROVIDER_CLOCK_SKEW_MS} after the
- *   entry was queued, is not sent: that status is newer than the entry (or is the entry itself,
- *   delivered just before a crash).
+ * - **A store from the past.** Entries an earlier run queued are checked against the provider
+ *   before their first send, and not sent when the provider has a newer status
+ *   (src/outbox/restore_check.ts).
  *
  * @module
  */
@@ -55,6 +52,7 @@ import {
 import { ProviderPause } from "./pause.ts";
 import { outboxKeys } from "../runtime/store_keys.ts";
 import { whoseRejection } from "../notifiers/access_check.ts";
+import { RestoreCheck } from "./restore_check.ts";
 import { OutboxIndex, type Queued, type Rank } from "./order.ts";
 import { errorText } from "../runtime/error_text.ts";
 
@@ -71,12 +69,6 @@ export interface RetryPolicy {
 }
 
 const DEFAULT_POLICY = { baseMs: 1000, maxMs: 300_000, authRetryMs: 60_000 } satisfies RetryPolicy;
-
-/**
- * How far the provider's clock may be ahead of ours: an entry loaded at start is skipped only
- * for a provider status written this much later than the entry was queued.
- */
-export const PROVIDER_CLOCK_SKEW_MS = 60_000;
 
 /** How long delivered-status records are kept for dedupe. */
 const DELIVERED_TTL_MS = 30 * 24 * 3_600_000;
@@ -194,10 +186,8 @@ export class Outbox {
   #index = new OutboxIndex();
   /** When this outbox was created: entries queued earlier come from an earlier run. */
   #startedAt: number;
-  /** Entries of earlier runs, read at start and not yet checked: sha → subject → versionstamp. */
-  #unverified = new Map<string, Map<string, string>>();
-  /** The provider's statuses of a commit with unverified entries, read once per commit. */
-  #atProvider = new Map<string, Promise<ReadStatus[]>>();
+  /** Entries of earlier runs, checked against the provider before their first send. */
+  #restore: RestoreCheck;
 
   constructor(options: OutboxOptions) {
     const { kv, notifier, instance, targetUrl, clock = systemClock, concurrency = 4 } = options;
@@ -218,6 +208,9 @@ export class Outbox {
     this.#onSettled = options.onSettled ?? (() => {});
     this.#pause = new ProviderPause(kv, notifier.provider, clock);
     this.#startedAt = clock.now();
+    this.#restore = new RestoreCheck((sha, signal) =>
+      notifier.listStatuses(sha, statusPrefix(instance), signal)
+    );
   }
 
   /** The provider pause in force (or awaiting its probe), if any. */
@@ -365,8 +358,7 @@ export class Outbox {
             const item = queued(e.value, e.versionstamp);
             this.#index.put(item);
             if (e.value.enqueuedAt >= this.#startedAt) continue; // queued by this run
-            const subjects = this.#unverified.get(item.sha) ?? new Map<string, string>();
-            this.#unverified.set(item.sha, subjects.set(item.subject, e.versionstamp));
+            this.#restore.add(item.sha, item.subject, e.versionstamp);
           }
           loaded = true;
         }
@@ -463,7 +455,13 @@ export class Outbox {
       let newer: ReadStatus | undefined;
       const signal = AbortSignal.any([abortDelivery, pausing]);
       try {
-        newer = await this.#newerAtProvider(current as Deno.KvEntry<OutboxEntry>, signal);
+        newer = await this.#restore.newerAtProvider({
+          sha,
+          subject,
+          name: entry.status.name,
+          enqueuedAt: entry.enqueuedAt,
+          versionstamp: (current as Deno.KvEntry<OutboxEntry>).versionstamp,
+        }, signal);
         if (!newer) await this.#notifier.setStatus(sha, entry.status, signal);
       } catch (err) {
         // A 404 is this commit's only while the repository reads fine.
@@ -551,48 +549,9 @@ export class Outbox {
       const item = queued(next, result.versionstamp);
       this.#index.put(item);
       // A check of the provider that failed is made again on the next attempt.
-      if (this.#unverified.get(sha)?.get(item.subject) === current.versionstamp) {
-        this.#unverified.get(sha)!.set(item.subject, result.versionstamp);
-      }
+      this.#restore.rewritten(sha, item.subject, current.versionstamp, result.versionstamp);
     }
     this.#onSettled({ sha, action, outcome: "retry", delayMs: delay, error, kind });
-  }
-
-  /**
-   * For an entry read from the store at start and unchanged since: the provider's status of the
-   * same name when it was written after the entry was queued (beyond the clock skew allowed).
-   * Reads the commit's statuses once for all its entries; marks the entry checked.
-   */
-  async #newerAtProvider(
-    current: Deno.KvEntry<OutboxEntry>,
-    signal: AbortSignal,
-  ): Promise<ReadStatus | undefined> {
-    const entry = current.value, subject = subjectOf(entry);
-    const subjects = this.#unverified.get(entry.sha);
-    if (!subjects?.has(subject)) return undefined;
-    if (subjects.get(subject) !== current.versionstamp) {
-      this.#settleCheck(entry.sha, subject); // changed by an event since start: nothing to check
-      return undefined;
-    }
-    let read = this.#atProvider.get(entry.sha);
-    if (!read) {
-      read = this.#notifier.listStatuses(entry.sha, statusPrefix(this.#instance), signal);
-      this.#atProvider.set(entry.sha, read);
-      read.catch(() => this.#atProvider.delete(entry.sha));
-    }
-    const there = (await read).find((s) => s.name === entry.status.name);
-    this.#settleCheck(entry.sha, subject);
-    const writtenAt = there?.updatedAt ? Date.parse(there.updatedAt) : NaN;
-    return writtenAt > entry.enqueuedAt + PROVIDER_CLOCK_SKEW_MS ? there : undefined;
-  }
-
-  #settleCheck(sha: string, subject: string): void {
-    const subjects = this.#unverified.get(sha);
-    subjects?.delete(subject);
-    if (subjects?.size === 0) {
-      this.#unverified.delete(sha);
-      this.#atProvider.delete(sha);
-    }
   }
 
   /**
