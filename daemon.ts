@@ -7,7 +7,6 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { dirname } from "node:path";
-import { type Access, checkAccess } from "./src/notifiers/access_check.ts";
 import { type Clock, sleepUnlessAborted, systemClock } from "./src/runtime/clock.ts";
 import { type DaemonConfig, notifierOptions } from "./src/config/config.ts";
 import { FluxLink } from "./src/sources/flux/link.ts";
@@ -17,6 +16,7 @@ import { createWorkloadLister } from "./src/sources/flux/workloads.ts";
 import { createNotifier } from "./src/notifiers/mod.ts";
 import type { Notifier } from "./src/notifiers/notifier.ts";
 import { Outbox } from "./src/outbox/outbox.ts";
+import { ProviderAccess } from "./src/outbox/provider_access.ts";
 import { createHandler } from "./src/server/server.ts";
 import { Watcher } from "./src/intake/watcher.ts";
 import { Metrics } from "./src/server/metrics.ts";
@@ -72,7 +72,6 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   const notifier = deps.notifier ??
     await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
   const { hostname, port } = splitListen(config.listen);
-  let access: Access | undefined; // the provider self-check's finding, or a delivery's
   // Its gauges read the parts below, only when scraped.
   const metrics = new Metrics({
     provider: notifier.provider,
@@ -117,9 +116,10 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     ...(config.targetUrl ? { targetUrl: config.targetUrl } : {}),
     onSettled: (s) => {
       metrics.settled(s);
-      if (s.outcome === "delivered") access = { ok: true };
+      if (s.outcome === "delivered") access.delivered();
     },
   });
+  const access = new ProviderAccess({ notifier, pause: outbox.pause, clock });
   await outbox.migrate();
   const delivering = outbox.run(controller.signal, hardStop.signal);
   const link = new FluxLink({
@@ -149,7 +149,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     pendingTimeoutMs: config.flux2PendingTimeout,
   });
   const timingOut = flux2.run(controller.signal);
-  const checking = checkAccessUntilOk();
+  const checking = access.run(controller.signal);
   const rereading = rereadSecrets();
 
   /** Reads secret files again; a new provider token ends a pause for a refused one at once. */
@@ -161,44 +161,6 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     }
   }
 
-  /**
-   * The self-check, once at start and again every minute until the provider takes the token;
-   * it keeps to the provider pause like every other call, and a rate limit it meets pauses them all.
-   */
-  async function checkAccessUntilOk(): Promise<void> {
-    await outbox.pause.load().catch(() => {}); // a pause stored before a restart counts too
-    // A refused token or unreadable repository of an earlier run may be fixed by this run's
-    // configuration: its pause ends now, so the check below (and one queued status) probe at once.
-    if (outbox.pause.current?.kind === "auth") await outbox.pause.endNow().catch(() => {});
-    while (!controller.signal.aborted && !access?.ok) {
-      const paused = outbox.pause.remainingMs();
-      if (paused > 0) {
-        await sleepUnlessAborted(clock, paused, controller.signal);
-        continue;
-      }
-      const found = await checkAccess(notifier, controller.signal);
-      if (controller.signal.aborted) return;
-      if (!access?.ok) access = found;
-      if (!found.ok && found.error?.kind === "rateLimited") {
-        await outbox.pause.pause(found.error, found.error.retryAfterMs ?? 60_000).catch(() => {});
-      }
-      // A refused token or a repository that cannot be read (a wrong --api-url): every status
-      // would meet it, so calls pause, durably, and the statuses wait for the fix.
-      if (!found.ok && found.error?.kind === "auth") {
-        await outbox.pause.pause(found.error, 60_000).catch(() => {});
-      }
-      if (found.ok) {
-        log.info("The {provider} token can read the repository", { provider: notifier.provider });
-        if (outbox.pause.current?.kind === "auth") await outbox.pause.lift().catch(() => {});
-        return;
-      }
-      log.error("Cannot use {provider} with this token and repository: {reason}", {
-        provider: notifier.provider,
-        reason: found.reason,
-      });
-      await sleepUnlessAborted(clock, 60_000, controller.signal);
-    }
-  }
   let flux2Seen = false;
 
   const handler = createHandler({
@@ -237,14 +199,8 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       const reasons: string[] = [];
       const fluxd = flux2Seen ? undefined : link.notReadyReason();
       if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
-      const pause = outbox.pause.current;
-      if (access && !access.ok) {
-        reasons.push(`the ${notifier.provider} check failed: ${access.reason}`);
-      } else if (pause?.kind === "auth") {
-        reasons.push(`the provider refused the token: ${pause.reason}`);
-      } else if (!access) {
-        reasons.push(`checking that the ${notifier.provider} token can read the repository`);
-      }
+      const provider = access.notReadyReason();
+      if (provider) reasons.push(provider);
       return reasons;
     },
     async unhealthyReason() {

@@ -31,6 +31,7 @@ export class ProviderPause {
   #key: Deno.KvKey;
   #clock: Clock;
   #record: PauseRecord | undefined;
+  #loading: Promise<void> | undefined;
 
   /**
    * @param kv the open store
@@ -43,8 +44,19 @@ export class ProviderPause {
     this.#clock = clock;
   }
 
-  /** Reads a pause a previous run left (call once before the first delivery). */
-  async load(): Promise<void> {
+  /**
+   * Reads a pause a previous run left, before the first call to the provider; the outbox and
+   * the start-up check both wait for it, and the store is read once (again only after a failure).
+   */
+  load(): Promise<void> {
+    this.#loading ??= this.#read().catch((err) => {
+      this.#loading = undefined;
+      throw err;
+    });
+    return this.#loading;
+  }
+
+  async #read(): Promise<void> {
     this.#record = (await this.#kv.get<PauseRecord>(this.#key)).value ?? undefined;
     if (this.#record && this.remainingMs() > 0) {
       log.warn("Provider calls stay paused for {waitMs} ms after a restart: {reason}", {
