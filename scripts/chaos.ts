@@ -560,7 +560,7 @@ const say = (line: string) => {
     });
     const stop = new AbortController();
     const running = outbox.run(stop.signal);
-    await outbox.enqueue([
+    await outbox.commit(kv.atomic(), [
       { sha: shaOf(5_000_000 + i), action: "sync", state: "succeeded", description: "Synced" },
     ]);
     const s = await Promise.race([first.promise, sleep(40_000).then(() => undefined)]);

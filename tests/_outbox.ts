@@ -8,7 +8,13 @@
 import { parseGitUrl } from "../src/notifiers/git_url.ts";
 import { createGitLabNotifier } from "../src/notifiers/gitlab.ts";
 import type { Notifier, StatusChange } from "../src/notifiers/notifier.ts";
-import { Outbox, type OutboxOptions, type Settled } from "../src/outbox/outbox.ts";
+import {
+  Outbox,
+  type OutboxEntry,
+  type OutboxOptions,
+  type Settled,
+} from "../src/outbox/outbox.ts";
+import { outboxKeys } from "../src/runtime/store_keys.ts";
 import { ManualClock } from "../dev/fakes/clock.ts";
 import type { FakeGitLab } from "../dev/fakes/gitlab.ts";
 
@@ -32,9 +38,30 @@ export function gitLabNotifier(gl: FakeGitLab, token = "test-token"): Notifier {
   });
 }
 
+/**
+ * Queues status changes the way an event does: the outbox's commit, with an atomic operation of
+ * its own on `kv` (the outbox's store).
+ */
+export async function enqueue(outbox: Outbox, kv: Deno.Kv, changes: StatusChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  if (!(await outbox.commit(kv.atomic(), changes))) {
+    throw new Error("Cannot enqueue status changes as the KV commit was refused");
+  }
+}
+
+/** Every entry waiting in the store's outbox. */
+export async function pending(kv: Deno.Kv): Promise<OutboxEntry[]> {
+  return (await Array.fromAsync(kv.list<OutboxEntry>({ prefix: outboxKeys.entries })))
+    .map((e) => e.value);
+}
+
 /** A running outbox and what tests observe of it. */
 export interface OutboxRun extends AsyncDisposable {
   outbox: Outbox;
+  /** {@linkcode enqueue} on this outbox. */
+  enqueue(changes: StatusChange[]): Promise<void>;
+  /** {@linkcode pending} of this outbox's store. */
+  pending(): Promise<OutboxEntry[]>;
   settled: Settled[];
   /** Resolves once `n` attempts in all have settled. */
   settledCount(n: number): Promise<void>;
@@ -76,6 +103,8 @@ export function runOutbox(
   };
   return {
     outbox,
+    enqueue: (changes) => enqueue(outbox, kv, changes),
+    pending: () => pending(kv),
     settled,
     settledCount: (n) =>
       settled.length >= n

@@ -219,20 +219,6 @@ export class Outbox {
   }
 
   /**
-   * Commits status changes durably and wakes the delivery loop; later changes for the same
-   * commit and action win.
-   *
-   * @param changes in the order they happened
-   * @throws {Error} when the store refuses the commit
-   */
-  async enqueue(changes: StatusChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    if (!(await this.commit(this.#kv.atomic(), changes))) {
-      throw new Error("Cannot enqueue status changes as the KV commit was refused");
-    }
-  }
-
-  /**
    * Adds status changes to `op`, commits it, and wakes the delivery loop when it landed: the
    * one way statuses enter the outbox, together with the caller's own writes in `op`.
    *
@@ -331,15 +317,6 @@ export class Outbox {
     const depth = this.#index.size, oldest = this.#index.oldestEnqueuedAt();
     const age = depth === 0 ? 0 : Math.max(0, this.#clock.now() - oldest) / 1000;
     return Promise.resolve({ depth, oldestAgeSeconds: age });
-  }
-
-  /** Entries still waiting for delivery. */
-  async pending(): Promise<OutboxEntry[]> {
-    const out: OutboxEntry[] = [];
-    for await (const e of this.#kv.list<OutboxEntry>({ prefix: outboxKeys.entries })) {
-      out.push(e.value);
-    }
-    return out;
   }
 
   /**

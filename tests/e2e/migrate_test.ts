@@ -39,7 +39,7 @@ Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest fi
     r.path.split("/").at(-1)
   );
   assert.deepEqual(posted, [shaOf(1), shaOf(2), shaOf(3)]);
-  assert.deepEqual(await again.outbox.pending(), []);
+  assert.deepEqual(await again.pending(), []);
   assert.deepEqual(await Array.fromAsync(kv.list({ prefix: outboxKeys.legacyReady })), []);
 });
 

@@ -95,7 +95,7 @@ Deno.test("A GitHub connection that never answers or is reset: the delivery is f
       const clock = new ManualClock();
       {
         await using run = runOutbox(kv, clock, notifier, { concurrency: 1 });
-        await run.outbox.enqueue([syncChange(SHA), syncChange(shaOf(2))]);
+        await run.enqueue([syncChange(SHA), syncChange(shaOf(2))]);
         await run.settledCount(1);
         const [s] = run.settled;
         assert.equal(s?.outcome, "retry");
@@ -103,7 +103,7 @@ Deno.test("A GitHub connection that never answers or is reset: the delivery is f
         assert.equal(run.outbox.pause.current?.kind, "unreachable");
         await clock.whenSleeping(clock.now() + s!.delayMs!); // sleeping out the pause: freed
         assert.equal(run.settled.length, 1, "no second call while the provider is paused");
-        assert.equal((await run.outbox.pending()).length, 2, "both statuses kept");
+        assert.equal((await run.pending()).length, 2, "both statuses kept");
       }
     });
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
-import { gitLabNotifier, runOutbox, shaOf, syncChange } from "../_outbox.ts";
+import { enqueue, gitLabNotifier, runOutbox, shaOf, syncChange } from "../_outbox.ts";
 import { tempDir } from "../_cli.ts";
 import { pauseKey } from "../../src/runtime/store_keys.ts";
 
@@ -26,12 +26,12 @@ Deno.test("Outbox delivers a sync's head commit first, and a newer sync before a
     reason: "",
   });
   await using resumed = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
-  await resumed.outbox.enqueue([
+  await resumed.enqueue([
     { ...syncChange(head), isHead: true },
     ...older.map((sha) => syncChange(sha)),
   ]);
   clock.advance(1); // a later event
-  await resumed.outbox.enqueue([{ ...syncChange(newerHead), isHead: true }]);
+  await resumed.enqueue([{ ...syncChange(newerHead), isHead: true }]);
   await clock.whenSleeping();
   clock.advance(1_000);
   await resumed.settledCount(21);
@@ -70,7 +70,11 @@ Deno.test("Outbox work per delivery does not grow with the backlog", async () =>
   const backlog = 2_000;
   const filler = new Outbox({ kv: real, notifier: gitLabNotifier(gl), instance: "dev", clock });
   for (let i = 0; i < backlog; i += 400) {
-    await filler.enqueue(Array.from({ length: 400 }, (_, j) => syncChange(shaOf(i + j + 1))));
+    await enqueue(
+      filler,
+      real,
+      Array.from({ length: 400 }, (_, j) => syncChange(shaOf(i + j + 1))),
+    );
   }
   await real.set(pauseKey("gitlab"), { until: clock.now() + 1, kind: "auth", reason: "" });
   await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });

@@ -16,12 +16,12 @@ Deno.test("Outbox pauses every call on a rate limit, stays paused across a resta
   gl.faults.push({ status: 429, body: "Retry later\n", headers: { "retry-after": "30" } });
   {
     await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
-    await run.outbox.enqueue(Array.from({ length: 25 }, (_, i) => syncChange(shaOf(i + 1))));
+    await run.enqueue(Array.from({ length: 25 }, (_, i) => syncChange(shaOf(i + 1))));
     await run.settledCount(1);
     assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 30_000]]);
     await clock.whenSleeping(clock.now() + 30_000); // until the pause ends
     const wakes = clock.interrupted;
-    await run.outbox.enqueue([syncChange(shaOf(99))]);
+    await run.enqueue([syncChange(shaOf(99))]);
     assert.equal(
       clock.interrupted,
       wakes,
@@ -49,7 +49,7 @@ Deno.test("Outbox pauses every call on a rate limit, stays paused across a resta
   assert.equal(posts(), 27);
   assert.equal(calls() - posts(), 27, "one check per queued commit, and the refused one again");
   assert.ok(run.settled.slice(1).every((s) => s.outcome === "delivered"));
-  assert.deepEqual(await run.outbox.pending(), []);
+  assert.deepEqual(await run.pending(), []);
   assert.equal(run.outbox.pause.current, undefined);
 });
 
@@ -60,7 +60,7 @@ Deno.test("Outbox pauses the provider on a refused token: one probe per authRetr
   using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
   const posts = () => gl.received.filter((r) => r.method === "POST").length;
   await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
-  await run.outbox.enqueue(Array.from({ length: 5 }, (_, i) => syncChange(shaOf(i + 1))));
+  await run.enqueue(Array.from({ length: 5 }, (_, i) => syncChange(shaOf(i + 1))));
   await run.settledCount(1);
   assert.deepEqual(run.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 60_000]]);
   assert.match(run.settled[0]!.error!, /401/);
@@ -74,7 +74,7 @@ Deno.test("Outbox pauses the provider on a refused token: one probe per authRetr
   clock.advance(60_000);
   await run.settledCount(7);
   assert.equal(posts(), 7);
-  assert.deepEqual(await run.outbox.pending(), []);
+  assert.deepEqual(await run.pending(), []);
 });
 
 Deno.test("Outbox does not send a delivered status again while the store cannot record it", async () => {
@@ -109,7 +109,7 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
     },
   };
   await using run = runOutbox(kv, clock, notifier);
-  await run.outbox.enqueue([syncChange(shaOf(1))]);
+  await run.enqueue([syncChange(shaOf(1))]);
   await tookIt.promise;
   const posts = () => gl.received.filter((r) => r.method === "POST").length;
   for (let i = 1; i <= 6; i++) {
@@ -127,7 +127,7 @@ Deno.test("Outbox does not send a delivered status again while the store cannot 
   await run.settledCount(1);
   assert.deepEqual(run.settled.map((s) => s.outcome), ["delivered"]);
   assert.equal(posts(), 1);
-  assert.deepEqual(await run.outbox.pending(), []);
+  assert.deepEqual(await run.pending(), []);
 });
 
 Deno.test("Outbox drops an entry still undelivered after maxAgeMs, with the last error", async () => {
@@ -141,7 +141,7 @@ Deno.test("Outbox drops an entry still undelivered after maxAgeMs, with the last
   });
   gl.faults.push({ status: 502, body: { message: "Bad Gateway" } });
   gl.faults.push({ status: 502, body: { message: "Bad Gateway" } });
-  await run.outbox.enqueue([syncChange(shaOf(1))]);
+  await run.enqueue([syncChange(shaOf(1))]);
   await run.settledCount(1);
   clock.advance(run.settled[0]!.delayMs!);
   await run.settledCount(2);
@@ -149,7 +149,7 @@ Deno.test("Outbox drops an entry still undelivered after maxAgeMs, with the last
   await run.settledCount(3);
   assert.deepEqual(run.settled.map((s) => s.outcome), ["retry", "retry", "dropped"]);
   assert.match(run.settled[2]!.error!, /undelivered for .*502 Bad Gateway/);
-  assert.deepEqual(await run.outbox.pending(), []);
+  assert.deepEqual(await run.pending(), []);
 });
 
 Deno.test("Outbox pauses the provider when it does not answer at all: one probe per backoff round, not one call per status", async () => {
@@ -174,7 +174,7 @@ Deno.test("Outbox pauses the provider when it does not answer at all: one probe 
     listStatuses: refused.listStatuses,
   };
   await using run = runOutbox(kv, clock, counting, { concurrency: 1 });
-  await run.outbox.enqueue(Array.from({ length: 10 }, (_, i) => syncChange(shaOf(i + 1))));
+  await run.enqueue(Array.from({ length: 10 }, (_, i) => syncChange(shaOf(i + 1))));
   await run.settledCount(1);
   assert.match(run.settled[0]!.error!, /could not be reached/);
   assert.equal(run.outbox.pause.current?.kind, "unreachable");

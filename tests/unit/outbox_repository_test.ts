@@ -23,7 +23,7 @@ Deno.test("a wrong --api-url pauses every call and keeps the statuses until it i
   });
   {
     await using run = runOutbox(kv, clock, wrong, { concurrency: 1 });
-    await run.outbox.enqueue([syncChange(shaOf(1)), syncChange(shaOf(2))]);
+    await run.enqueue([syncChange(shaOf(1)), syncChange(shaOf(2))]);
     await run.settledCount(1);
     assert.equal(run.settled[0]?.outcome, "retry", JSON.stringify(run.settled));
     assert.equal(run.settled[0]?.kind, "auth");
@@ -34,7 +34,7 @@ Deno.test("a wrong --api-url pauses every call and keeps the statuses until it i
     clock.advance(59_000);
     await clock.whenSleeping();
     assert.equal(gl.received.length, calls, "no call while paused");
-    assert.equal((await run.outbox.pending()).length, 2, "nothing dropped");
+    assert.equal((await run.pending()).length, 2, "nothing dropped");
   }
   // Restarted with the right address on the same store: both statuses arrive.
   await using run = runOutbox(kv, clock, gitLabNotifier(gl));
@@ -51,12 +51,12 @@ Deno.test("a 404 on one commit while the repository reads fine drops only that s
   using kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
   gl.faults.push({ status: 404, method: "POST", body: { message: "404 References Not Found" } });
   await using run = runOutbox(kv, clock, gitLabNotifier(gl), { concurrency: 1 });
-  await run.outbox.enqueue([syncChange(shaOf(1))]);
+  await run.enqueue([syncChange(shaOf(1))]);
   await run.settledCount(1);
   assert.equal(run.settled[0]?.outcome, "dropped");
   assert.equal(run.settled[0]?.reason, "rejected");
   assert.equal(run.outbox.pause.current, undefined);
-  await run.outbox.enqueue([syncChange(shaOf(2))]);
+  await run.enqueue([syncChange(shaOf(2))]);
   await run.settledCount(2);
   assert.equal(run.settled[1]?.outcome, "delivered");
 });

@@ -9,7 +9,7 @@ import { createGitHubNotifier } from "../../src/notifiers/github.ts";
 import type { Notifier, StatusChange } from "../../src/notifiers/notifier.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { PROVIDER_CLOCK_SKEW_MS } from "../../src/outbox/restore_check.ts";
-import { runOutbox } from "../_outbox.ts";
+import { enqueue, runOutbox } from "../_outbox.ts";
 import { tempDir } from "../_cli.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { type FakeGitHub, startFakeGitHub } from "../../dev/fakes/github.ts";
@@ -40,7 +40,7 @@ async function queueOnly(
   const kv = await Deno.openKv(path);
   try {
     const outbox = new Outbox({ kv, notifier: notifierFor(gh), instance: "dev", clock });
-    await outbox.enqueue(changes);
+    await enqueue(outbox, kv, changes);
   } finally {
     kv.close();
   }
@@ -58,9 +58,9 @@ async function deliver(
   const kv = await Deno.openKv(path);
   const run = runOutbox(kv, clock, notifierFor(gh));
   try {
-    await run.outbox.enqueue(changes);
+    await run.enqueue(changes);
     await run.settledCount(n);
-    return { settled: [...run.settled], pending: await run.outbox.pending() };
+    return { settled: [...run.settled], pending: await run.pending() };
   } finally {
     await run.stop();
     kv.close();

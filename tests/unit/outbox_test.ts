@@ -36,6 +36,8 @@ async function setup(gh: FakeGitHub, token = "test-token", repo = "acme/app") {
     kv,
     clock,
     outbox: run.outbox,
+    enqueue: run.enqueue,
+    pending: run.pending,
     settled: run.settled,
     settledCount: run.settledCount,
     async [Symbol.asyncDispose]() {
@@ -49,19 +51,19 @@ async function setup(gh: FakeGitHub, token = "test-token", repo = "acme/app") {
 Deno.test("Outbox delivers a change and records it as delivered", async () => {
   await using gh = await startFakeGitHub();
   await using box = await setup(gh);
-  await box.outbox.enqueue([change("succeeded", "Synced 2f0ab35")]);
+  await box.enqueue([change("succeeded", "Synced 2f0ab35")]);
   await box.settledCount(1);
   assert.deepEqual(box.settled.map((s) => s.outcome), ["delivered"]);
   assert.equal(gh.statusesOf(SHA)[0]?.state, "success");
   assert.equal(gh.statusesOf(SHA)[0]?.context, "flux-status/dev/sync");
-  assert.deepEqual(await box.outbox.pending(), []);
+  assert.deepEqual(await box.pending(), []);
   assert.deepEqual(gh.violations, []);
 });
 
 Deno.test("Outbox coalesces changes waiting for the same commit and action, newest wins", async () => {
   await using gh = await startFakeGitHub();
   await using box = await setup(gh);
-  await box.outbox.enqueue([
+  await box.enqueue([
     change("pending"),
     change("failed", "Sync failed"),
     change("succeeded", "ok", OTHER),
@@ -74,14 +76,14 @@ Deno.test("Outbox coalesces changes waiting for the same commit and action, newe
 Deno.test("Outbox never sends an update identical to the last one delivered", async () => {
   await using gh = await startFakeGitHub();
   await using box = await setup(gh);
-  await box.outbox.enqueue([change("succeeded", "Synced")]);
+  await box.enqueue([change("succeeded", "Synced")]);
   await box.settledCount(1);
-  await box.outbox.enqueue([change("succeeded", "Synced")]);
+  await box.enqueue([change("succeeded", "Synced")]);
   await box.settledCount(2);
   assert.equal(box.settled[1]?.outcome, "skipped");
   assert.equal(gh.received.filter((r) => r.method === "POST").length, 1);
   // A different update after it is sent.
-  await box.outbox.enqueue([change("failed", "Sync failed")]);
+  await box.enqueue([change("failed", "Sync failed")]);
   await box.settledCount(3);
   assert.deepEqual(gh.statusesOf(SHA).map((s) => s.state), ["failure", "success"]);
 });
@@ -98,7 +100,7 @@ Deno.test("Outbox waits out GitHub's primary rate limit until x-ratelimit-reset"
       documentation_url: "https://docs.github.com",
     },
   });
-  await box.outbox.enqueue([change("succeeded")]);
+  await box.enqueue([change("succeeded")]);
   await box.settledCount(1);
   const retry = box.settled[0]!;
   assert.equal(retry.outcome, "retry");
@@ -113,9 +115,9 @@ Deno.test("Outbox waits out GitHub's primary rate limit until x-ratelimit-reset"
 Deno.test("Outbox stops at the fake's own primary limit and resumes after its reset", async () => {
   await using gh = await startFakeGitHub({ rateLimit: 1, rateLimitResetSeconds: 600 });
   await using box = await setup(gh);
-  await box.outbox.enqueue([change("succeeded", "first", SHA)]);
+  await box.enqueue([change("succeeded", "first", SHA)]);
   await box.settledCount(1);
-  await box.outbox.enqueue([change("succeeded", "second", OTHER)]);
+  await box.enqueue([change("succeeded", "second", OTHER)]);
   await box.settledCount(2);
   const [first, second] = box.settled;
   assert.equal(first?.outcome, "delivered");
@@ -137,7 +139,7 @@ Deno.test("Outbox honours Retry-After on GitHub's secondary rate limit (403 and 
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
         },
       });
-      await box.outbox.enqueue([change("succeeded")]);
+      await box.enqueue([change("succeeded")]);
       await box.settledCount(1);
       assert.equal(box.settled[0]?.delayMs, 30_000);
       box.clock.advance(30_000);
@@ -151,7 +153,7 @@ Deno.test("Outbox retries 5xx and network failures with exponential backoff", as
   await using gh = await startFakeGitHub();
   await using box = await setup(gh);
   for (let i = 0; i < 3; i++) gh.faults.push({ status: 502, body: { message: "Bad Gateway" } });
-  await box.outbox.enqueue([change("succeeded")]);
+  await box.enqueue([change("succeeded")]);
   for (let i = 1; i <= 3; i++) {
     await box.settledCount(i);
     box.clock.advance(box.settled[i - 1]!.delayMs!);
@@ -165,12 +167,12 @@ Deno.test("Outbox retries 5xx and network failures with exponential backoff", as
 Deno.test("Outbox keeps a change refused for a bad token and delivers it once the token works", async () => {
   await using gh = await startFakeGitHub({ tokens: [] });
   await using box = await setup(gh, "not-yet-valid");
-  await box.outbox.enqueue([change("succeeded")]);
+  await box.enqueue([change("succeeded")]);
   await box.settledCount(1);
   assert.equal(box.settled[0]?.outcome, "retry");
   assert.equal(box.settled[0]?.delayMs, 60_000);
   assert.match(box.settled[0]!.error!, /401 Bad credentials: check the token/);
-  assert.equal((await box.outbox.pending()).length, 1);
+  assert.equal((await box.pending()).length, 1);
   gh.tokens.add("not-yet-valid");
   box.clock.advance(60_000);
   await box.settledCount(2);
@@ -182,21 +184,21 @@ Deno.test("Outbox drops a change GitHub refuses for good (404, 422) and goes on"
   // A 404 for a repository GitHub does not show: every status would meet it, so it is kept and
   // calls pause (issue: a wrong --api-url dropped every status).
   await using missing = await setup(gh, "test-token", "acme/gone");
-  await missing.outbox.enqueue([change("succeeded")]);
+  await missing.enqueue([change("succeeded")]);
   await missing.settledCount(1);
   assert.equal(missing.settled[0]?.outcome, "retry");
   assert.equal(missing.settled[0]?.kind, "auth");
   assert.match(missing.settled[0]!.error!, /404.*the repository itself cannot be read/);
-  assert.equal((await missing.outbox.pending()).length, 1);
+  assert.equal((await missing.pending()).length, 1);
 
   await using box = await setup(gh);
   gh.faults.push({ status: 404, method: "POST", body: { message: "Not Found" } });
-  await box.outbox.enqueue([change("succeeded", "y")]);
+  await box.enqueue([change("succeeded", "y")]);
   await box.settledCount(1);
   assert.equal(box.settled[0]?.outcome, "dropped", "a 404 on one commit of a readable repository");
   assert.match(box.settled[0]!.error!, /404/);
 
-  await box.outbox.enqueue([change("succeeded", "x", "deadbeef".repeat(5).slice(0, 39) + "z")]);
+  await box.enqueue([change("succeeded", "x", "deadbeef".repeat(5).slice(0, 39) + "z")]);
   await box.settledCount(2);
   assert.equal(box.settled[1]?.outcome, "dropped");
   assert.match(box.settled[1]!.error!, /422/);
@@ -232,7 +234,7 @@ Deno.test("Outbox calls off statuses queued in GitHub's pacing when a rate limit
     body: { message: "You have exceeded a secondary rate limit." },
   });
   const shas = [SHA, OTHER, "a".repeat(40), "b".repeat(40)];
-  await box.outbox.enqueue(shas.map((sha) => change("succeeded", "ok", sha)));
+  await box.enqueue(shas.map((sha) => change("succeeded", "ok", sha)));
   await box.settledCount(1);
   assert.deepEqual(box.settled.map((s) => [s.outcome, s.delayMs]), [["retry", 30_000]]);
   await box.clock.whenSleeping();
@@ -240,5 +242,5 @@ Deno.test("Outbox calls off statuses queued in GitHub's pacing when a rate limit
   box.clock.advance(30_000);
   await box.settledCount(5);
   assert.equal(gh.received.length, 5);
-  assert.deepEqual(await box.outbox.pending(), []);
+  assert.deepEqual(await box.pending(), []);
 });
