@@ -27,20 +27,6 @@ import { errorText } from "./src/runtime/error_text.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
-/** The store cannot be opened or written; the daemon does not start. */
-export class StoreError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message what failed and what to do
-   * @param options the cause
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreError";
-  }
-}
-
 /** Replaceable parts, for tests and the demo. */
 export interface DaemonDeps {
   /** Time source. @default systemClock */
@@ -63,6 +49,7 @@ export interface Daemon {
  * Starts the daemon.
  *
  * @throws {ConfigError} before anything starts, when the config cannot work
+ * @throws {Error} when the store cannot be opened or written, saying what to do
  */
 export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
   const clock = deps.clock ?? systemClock;
@@ -88,7 +75,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     kv = await Deno.openKv(config.store);
   } catch (err) {
     const why = errorText(err);
-    throw new StoreError(
+    throw new Error(
       `Cannot open the store '${config.store}' (${why}): check the volume is mounted and writable; a file that is not a Deno KV store must be moved aside or restored from a backup`,
       { cause: err },
     );
@@ -101,7 +88,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   } catch (err) {
     kv.close();
     const why = errorText(err);
-    throw new StoreError(
+    throw new Error(
       `Cannot write to the store '${config.store}' (${why}): the volume is read-only or full; mount it writable with free space`,
       { cause: err },
     );

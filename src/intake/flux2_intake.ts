@@ -76,7 +76,7 @@ export class Flux2Intake {
    * Stores what an event means for its commit; resolves with the number of status changes.
    *
    * @param outcome an outcome with a commit
-   * @throws {IntakeError} when the commit kept conflicting
+   * @throws {Error} when the commit kept conflicting
    */
   async accept(outcome: Flux2Outcome & { sha: string }): Promise<number> {
     const { kv, outbox, clock, pendingTimeoutMs } = this.#o;

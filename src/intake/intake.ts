@@ -14,19 +14,6 @@ import type { Watcher } from "./watcher.ts";
 /** How often an event's commit is planned again after losing a write race. */
 const ATTEMPTS = 5;
 
-/** The store could not take an event; the server answers 503 with Retry-After, and fluxd sends it again. */
-export class IntakeError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message what failed
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "IntakeError";
-  }
-}
-
 /** Options of {@linkcode createIntake}. */
 export interface IntakeOptions {
   /** The open KV store. */
@@ -69,7 +56,7 @@ export function createIntake({ kv, outbox, watcher }: IntakeOptions): Accept {
  *
  * @param what the event, for the error
  * @returns the status changes committed
- * @throws {IntakeError} when the commit kept conflicting
+ * @throws {Error} when the commit kept conflicting (the server answers 503 with Retry-After)
  */
 export async function commitPlanned(
   kv: Deno.Kv,
@@ -82,5 +69,5 @@ export async function commitPlanned(
     const changes = await plan(op);
     if (await outbox.commit(op, changes)) return changes;
   }
-  throw new IntakeError(`Cannot store ${what} as its KV commit kept conflicting`);
+  throw new Error(`Cannot store ${what} as its KV commit kept conflicting`);
 }

@@ -6,27 +6,13 @@
  */
 import type { WorkloadStatus } from "./rollout.ts";
 
-/** fluxd's HTTP API could not answer. */
-export class FluxApiError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message what failed
-   * @param options the cause
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "FluxApiError";
-  }
-}
-
 /**
  * Lists the named workloads through fluxd's HTTP API.
  *
  * @param fluxUrl fluxd's API base, e.g. `http://localhost:3030`
  * @param ids workload IDs
  * @param signal aborts the request
- * @throws {FluxApiError} on a network error or a non-2xx answer
+ * @throws {Error} on a network error or a non-2xx answer
  */
 export async function listServicesOverHttp(
   fluxUrl: string,
@@ -44,7 +30,7 @@ export async function listServicesOverHttp(
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (err) {
-    throw new FluxApiError(`Cannot reach fluxd's API at ${fluxUrl}`, { cause: err });
+    throw new Error(`Cannot reach fluxd's API at ${fluxUrl}`, { cause: err });
   }
   const text = await res.text();
   if (!res.ok) {
@@ -52,11 +38,11 @@ export async function listServicesOverHttp(
     try {
       message = (JSON.parse(text) as { error?: string }).error ?? message;
     } catch { /* plain text */ }
-    throw new FluxApiError(`fluxd's API answered ${res.status}: ${message.slice(0, 200)}`);
+    throw new Error(`fluxd's API answered ${res.status}: ${message.slice(0, 200)}`);
   }
   try {
     return (JSON.parse(text) as WorkloadStatus[] | null) ?? [];
   } catch (err) {
-    throw new FluxApiError("fluxd's API answered with a body that is not JSON", { cause: err });
+    throw new Error("fluxd's API answered with a body that is not JSON", { cause: err });
   }
 }

@@ -15,19 +15,6 @@ export type ListWorkloads = (
   signal?: AbortSignal,
 ) => Promise<WorkloadStatus[]>;
 
-/** fluxd could be reached neither over the WebSocket nor over its HTTP API. */
-export class FluxUnreachableError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message both failures
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "FluxUnreachableError";
-  }
-}
-
 /**
  * Creates the workload lister: RPC when a socket is open, HTTP API otherwise (or when RPC fails).
  *
@@ -59,7 +46,7 @@ export function createWorkloadLister(link: FluxLink, fluxUrl: string): ListWorkl
     try {
       return await listServicesOverHttp(fluxUrl, ids, signal);
     } catch (err) {
-      throw new FluxUnreachableError(`${rpcFailure}; ${(err as Error).message}`);
+      throw new Error(`${rpcFailure}; ${(err as Error).message}`);
     }
   };
 }
