@@ -60,7 +60,7 @@ export interface Flux2IntakeOptions {
 
 /** Takes Flux v2 outcomes and times out pending statuses no event settled. */
 export class Flux2Intake {
-  #o: Required<Flux2IntakeOptions>;
+  #options: Required<Flux2IntakeOptions>;
   #alarm = new Alarm();
 
   constructor(options: Flux2IntakeOptions) {
@@ -69,7 +69,7 @@ export class Flux2Intake {
         `Cannot take Flux v2 events as 'pendingTimeoutMs' must be more than 0: current value is ${options.pendingTimeoutMs}`,
       );
     }
-    this.#o = { clock: systemClock, ...options };
+    this.#options = { clock: systemClock, ...options };
   }
 
   /**
@@ -79,7 +79,7 @@ export class Flux2Intake {
    * @throws {Error} when the commit kept conflicting
    */
   async accept(outcome: Flux2Outcome & { sha: string }): Promise<number> {
-    const { kv, outbox, clock, pendingTimeoutMs } = this.#o;
+    const { kv, outbox, clock, pendingTimeoutMs } = this.#options;
     const { sha, object, at } = outcome;
     const changes = await commitPlanned(kv, outbox, async (op) => {
       const actions = outcome.states.map((s) => s.action);
@@ -119,7 +119,7 @@ export class Flux2Intake {
     newer: Flux2Outcome & { sha: string },
   ): Promise<StatusChange[]> {
     const actions: Action[] = ["sync", "workload"];
-    const read = await this.#o.kv.getMany<StatusRecord[]>(
+    const read = await this.#options.kv.getMany<StatusRecord[]>(
       actions.map((a) => statusKey(older.sha, newer.object, a)),
     );
     op.check(...read);
@@ -148,16 +148,16 @@ export class Flux2Intake {
         log.error("Cannot time out pending Flux v2 statuses: {error}", {
           error: errorText(err),
         });
-        next = this.#o.clock.now() + 5_000;
+        next = this.#options.clock.now() + 5_000;
       }
-      const wait = next === Infinity ? 3_600_000 : next - this.#o.clock.now();
-      await this.#alarm.sleep(this.#o.clock, wait, signal);
+      const wait = next === Infinity ? 3_600_000 : next - this.#options.clock.now();
+      await this.#alarm.sleep(this.#options.clock, wait, signal);
     }
   }
 
   /** Fails the pending statuses whose deadline passed; returns the next deadline. */
   async #expire(): Promise<number> {
-    const { kv, outbox, clock, pendingTimeoutMs } = this.#o;
+    const { kv, outbox, clock, pendingTimeoutMs } = this.#options;
     const now = clock.now();
     const due = kv.list<number>({
       prefix: flux2Keys.deadlines,

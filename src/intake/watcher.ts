@@ -118,7 +118,7 @@ interface LoadedWatch {
 
 /** Follows each synced commit's rollout to a verdict. */
 export class Watcher {
-  #o: Required<Omit<WatcherOptions, "onVerdict">> & Pick<WatcherOptions, "onVerdict">;
+  #options: Required<Omit<WatcherOptions, "onVerdict">> & Pick<WatcherOptions, "onVerdict">;
   #alarm = new Alarm();
 
   constructor(options: WatcherOptions) {
@@ -133,7 +133,7 @@ export class Watcher {
         `Cannot watch rollouts as 'pollTimeoutMs' must be 0 or more: current value is ${pollTimeoutMs}`,
       );
     }
-    this.#o = { clock: systemClock, helmGraceMs: 30_000, ...options };
+    this.#options = { clock: systemClock, helmGraceMs: 30_000, ...options };
   }
 
   /**
@@ -144,7 +144,7 @@ export class Watcher {
    * @returns the workload status changes to stage in the same operation, in order
    */
   async plan(outcome: SyncOutcome, op: Deno.AtomicOperation): Promise<StatusChange[]> {
-    const { kv, clock } = this.#o;
+    const { kv, clock } = this.#options;
     const [existing, judged] = await kv.getMany<[Watch, string]>([
       watchKey(outcome.head),
       judgedKey(outcome.head),
@@ -164,14 +164,14 @@ export class Watcher {
         const done = new Set(c.value.done), seen = new Set(c.value.seen);
         for (const id of c.value.ids) if (!done.has(id)) inherited.set(id, seen.has(id));
       }
-      changes.push(...to(w.commits, w.head, "canceled", `Superseded by ${short}`));
+      changes.push(...workloadChanges(w.commits, w.head, "canceled", `Superseded by ${short}`));
       log.info("Rollout watch of {head} superseded by {newer}", { head: w.head, newer: short });
     }
     if (outcome.failed) {
       op.set(judgedKey(outcome.head), "failed", { expireIn: JUDGED_TTL_MS });
       return [
         ...changes,
-        ...to(outcome.commits, outcome.head, "failed", "Sync failed: not rolled out"),
+        ...workloadChanges(outcome.commits, outcome.head, "failed", "Sync failed: not rolled out"),
       ];
     }
     const own = outcome.resources.filter(isWorkloadId);
@@ -180,7 +180,7 @@ export class Watcher {
       op.set(judgedKey(outcome.head), "succeeded", { expireIn: JUDGED_TTL_MS });
       return [
         ...changes,
-        ...to(outcome.commits, outcome.head, "succeeded", "No workloads to roll out"),
+        ...workloadChanges(outcome.commits, outcome.head, "succeeded", "No workloads to roll out"),
       ];
     }
     const chunks = chunked(named, (id) => inherited.get(id) === true);
@@ -203,7 +203,12 @@ export class Watcher {
     const left = watch.omitted > 0 ? `, ${watch.omitted} more not watched` : "";
     return [
       ...changes,
-      ...to(outcome.commits, outcome.head, "pending", `Rolling out ${count(total)}${from}${left}`),
+      ...workloadChanges(
+        outcome.commits,
+        outcome.head,
+        "pending",
+        `Rolling out ${workloads(total)}${from}${left}`,
+      ),
     ];
   }
 
@@ -214,7 +219,7 @@ export class Watcher {
    * @returns how many watches were converted
    */
   async migrate(): Promise<number> {
-    const { kv } = this.#o;
+    const { kv } = this.#options;
     const marker = await kv.get<number>(watchKeys.schema);
     if ((marker.value ?? 1) >= 2) return 0;
     let converted = 0;
@@ -253,7 +258,7 @@ export class Watcher {
   /** How many watches are active (reads only their headers). */
   async count(): Promise<number> {
     let n = 0;
-    for await (const _ of this.#o.kv.list({ prefix: watchKeys.watches })) n++;
+    for await (const _ of this.#options.kv.list({ prefix: watchKeys.watches })) n++;
     return n;
   }
 
@@ -276,15 +281,15 @@ export class Watcher {
         active = 1;
       }
       await this.#alarm.sleep(
-        this.#o.clock,
-        active > 0 ? this.#o.pollIntervalMs : 3_600_000,
+        this.#options.clock,
+        active > 0 ? this.#options.pollIntervalMs : 3_600_000,
         signal,
       );
     }
   }
 
   async #load(): Promise<LoadedWatch[]> {
-    const { kv } = this.#o;
+    const { kv } = this.#options;
     const out: LoadedWatch[] = [];
     for await (const entry of kv.list<Watch>({ prefix: watchKeys.watches })) {
       const chunks: Deno.KvEntry<WatchChunk>[] = [];
@@ -297,7 +302,7 @@ export class Watcher {
   }
 
   async #check(signal: AbortSignal): Promise<number> {
-    const { list } = this.#o;
+    const { list } = this.#options;
     const watches = await this.#load();
     if (watches.length === 0) return 0;
     const ids = [...new Set(watches.flatMap((w) => w.chunks.flatMap((c) => c.value.ids)))];
@@ -332,7 +337,7 @@ export class Watcher {
     byId: Map<string, WorkloadStatus> | undefined,
     failure: string,
   ): Promise<boolean> {
-    const { kv, clock, pollTimeoutMs, helmGraceMs } = this.#o;
+    const { kv, clock, pollTimeoutMs, helmGraceMs } = this.#options;
     const watch = entry.value;
     const elapsed = clock.now() - watch.startedAt;
     const options = { trustHelmStatus: elapsed >= helmGraceMs };
@@ -361,7 +366,7 @@ export class Watcher {
           entry,
           chunks,
           "succeeded",
-          `Rolled out ${count(watch.total)}${omitted}`,
+          `Rolled out ${workloads(watch.total)}${omitted}`,
         );
         return false;
       }
@@ -402,16 +407,16 @@ export class Watcher {
     description: string,
   ): Promise<void> {
     const watch = entry.value;
-    const op = this.#o.kv.atomic().check(entry).delete(entry.key)
+    const op = this.#options.kv.atomic().check(entry).delete(entry.key)
       .set(judgedKey(watch.head), state, { expireIn: JUDGED_TTL_MS });
     for (const c of chunks) op.delete(c.key);
-    const landed = await this.#o.outbox.commit(
+    const landed = await this.#options.outbox.commit(
       op,
-      to(watch.commits, watch.head, state, description),
+      workloadChanges(watch.commits, watch.head, state, description),
     );
     if (!landed) return; // superseded meanwhile: the newer sync already closed this watch
     log.info("Rollout of {head}: {state}, {description}", { head: watch.head, state, description });
-    this.#o.onVerdict?.(watch.head, state, description);
+    this.#options.onVerdict?.(watch.head, state, description);
   }
 }
 
@@ -435,7 +440,13 @@ function chunked(ids: string[], wasSeen: (id: string) => boolean): WatchChunk[] 
   return chunks;
 }
 
-function to(commits: string[], head: string, state: State, description: string): StatusChange[] {
+/** The workload status of every commit of a sync, its head marked. */
+function workloadChanges(
+  commits: string[],
+  head: string,
+  state: State,
+  description: string,
+): StatusChange[] {
   return commits.map((sha) => ({
     sha,
     action: "workload",
@@ -445,7 +456,8 @@ function to(commits: string[], head: string, state: State, description: string):
   }));
 }
 
-function count(n: number): string {
+/** `1 workload`, `3 workloads`. */
+function workloads(n: number): string {
   return `${n} workload${n === 1 ? "" : "s"}`;
 }
 
