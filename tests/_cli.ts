@@ -153,15 +153,3 @@ export async function startDaemonProcess(
     },
   };
 }
-
-/** A fresh temp directory removed on dispose. */
-export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "flux-status-test-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Reads a fixture from dev/fixtures/flux as an object. */
-export async function fixture(name: string): Promise<Record<string, unknown>> {
-  const url = new URL(`../dev/fixtures/flux/${name}`, import.meta.url);
-  return JSON.parse(await Deno.readTextFile(url));
-}

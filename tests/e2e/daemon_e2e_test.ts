@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { startFakeGitea } from "../../dev/fakes/gitea.ts";
-import { fixture, startDaemonProcess, tempDir } from "../_cli.ts";
+import { startDaemonProcess } from "../_cli.ts";
+import { fixture, tempDir } from "../_helpers.ts";
 
 const TOKEN = "test-token";
 

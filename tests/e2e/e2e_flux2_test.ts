@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { PROVIDERS } from "../_providers.ts";
-import { runCli, startDaemonProcess, tempDir } from "../_cli.ts";
+import { runCli, startDaemonProcess } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { flux2Fixture, postFlux2Event } from "../../dev/fakes/notification_controller.ts";
 
 const GOOD = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";

@@ -7,7 +7,7 @@ import { startDaemon } from "../../daemon.ts";
 import { daemonConfig } from "../../src/config/config.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { syncEvent } from "../../dev/fakes/fluxd_events.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 Deno.test("slowloris clients and an oversized header do not stop other requests on the events route", async () => {
   await using dir = await tempDir();

@@ -7,7 +7,8 @@ import { MAX_TIMER_MS, type Timers, wallClock } from "../../src/runtime/clock.ts
 import { MAX_PROVIDER_WAIT_MS, providerFailure } from "../../src/notifiers/_errors.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { FakeFluxd } from "../../dev/fakes/fluxd.ts";
-import { fixture, startDaemonProcess, tempDir } from "../_cli.ts";
+import { startDaemonProcess } from "../_cli.ts";
+import { fixture, tempDir } from "../_helpers.ts";
 
 /** Timers that fire only when the test says so, recording each delay asked for. */
 function manualTimers() {

@@ -3,7 +3,7 @@ import { Watcher } from "../../src/intake/watcher.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { gitLabNotifier, runOutbox, shaOf } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { outboxKeys, watchKeys } from "../../src/runtime/store_keys.ts";
 
 Deno.test("a store written by flux-status 0.1.0 delivers its statuses, newest first, each after its backoff", async () => {

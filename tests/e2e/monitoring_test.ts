@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { startDaemon } from "../../daemon.ts";
 import { daemonConfig } from "../../src/config/config.ts";
-import { fixture, tempDir } from "../_cli.ts";
+import { fixture, tempDir } from "../_helpers.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { flux2Fixture, postFlux2Event } from "../../dev/fakes/notification_controller.ts";
 

@@ -8,7 +8,7 @@ import { daemonConfig } from "../../src/config/config.ts";
 import { type ControllerStatus, FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { syncEvent } from "../../dev/fakes/fluxd_events.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 const SHA = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
 const WORKLOAD = "apps:deployment/web";

@@ -7,7 +7,8 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { SecretFiles } from "../../src/config/secret_files.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { syncEvent } from "../../dev/fakes/fluxd_events.ts";
-import { startDaemonProcess, tempDir } from "../_cli.ts";
+import { startDaemonProcess } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 /** A Secret volume as the kubelet writes it: `token → ..data/token`, `..data → ..<n>`. */
 async function secretVolume(dir: string, value: string) {

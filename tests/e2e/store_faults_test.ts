@@ -4,7 +4,8 @@
  * where a test may mount, so no privilege of the machine's is needed.
  */
 import assert from "node:assert/strict";
-import { runCli, startDaemonProcess, tempDir } from "../_cli.ts";
+import { runCli, startDaemonProcess } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { commitList, syncEvent } from "../../dev/fakes/fluxd_events.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { type ControllerStatus, FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeFluxdApi } from "../../dev/fakes/fluxd_api.ts";
 import { type FakeGitHub, startFakeGitHub } from "../../dev/fakes/github.ts";
-import { fixture, startDaemonProcess, tempDir } from "../_cli.ts";
+import { startDaemonProcess } from "../_cli.ts";
+import { fixture, tempDir } from "../_helpers.ts";
 
 const HEAD = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const OLDER = "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4";

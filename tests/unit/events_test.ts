@@ -5,7 +5,7 @@ import {
   parseEvent,
   syncChanges,
 } from "../../src/sources/flux/events.ts";
-import { fixture } from "../_cli.ts";
+import { fixture } from "../_helpers.ts";
 
 const sha = (i: number) => i.toString(16).padStart(40, "a");
 

@@ -11,7 +11,7 @@ import type { Notifier } from "../../src/notifiers/notifier.ts";
 import { Outbox, type OutboxEntry } from "../../src/outbox/outbox.ts";
 import { createHandler } from "../../src/server/server.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { outboxKeys } from "../../src/runtime/store_keys.ts";
 
 const SHA = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";

@@ -3,7 +3,7 @@ import { FluxLink } from "../../src/sources/flux/link.ts";
 import { RpcError } from "../../src/sources/flux/rpc.ts";
 import { createHandler } from "../../src/server/server.ts";
 import { type ControllerStatus, FakeFluxd } from "../../dev/fakes/fluxd.ts";
-import { fixture } from "../_cli.ts";
+import { fixture } from "../_helpers.ts";
 
 function serveLink(rpcTimeoutMs = 10_000) {
   const link = new FluxLink({ rpcTimeoutMs });

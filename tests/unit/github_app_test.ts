@@ -8,7 +8,8 @@ import { createNotifier } from "../../src/notifiers/mod.ts";
 import { parseGitUrl } from "../../src/notifiers/git_url.ts";
 import { NotifierError, ProviderError } from "../../src/notifiers/notifier.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
-import { runCli, startDaemonProcess, tempDir } from "../_cli.ts";
+import { runCli, startDaemonProcess } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { syncEvent } from "../../dev/fakes/fluxd_events.ts";
 
 const KEY_FILE = new URL("../../dev/fixtures/github-app/app-key.pem", import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { startSilentServer } from "../../dev/fakes/silent_server.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { runOutbox, shaOf, syncChange } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 

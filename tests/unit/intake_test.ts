@@ -6,7 +6,7 @@ import { Outbox, type OutboxEntry } from "../../src/outbox/outbox.ts";
 import { createHandler } from "../../src/server/server.ts";
 import { Watcher } from "../../src/intake/watcher.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { refusingCommits } from "../_outbox.ts";
 import {
   commitList,

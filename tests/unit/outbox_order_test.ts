@@ -3,7 +3,7 @@ import { Outbox } from "../../src/outbox/outbox.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { enqueue, gitLabNotifier, runOutbox, shaOf, syncChange } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { pauseKey } from "../../src/runtime/store_keys.ts";
 
 /** The commit each POST the fake received was for, in arrival order. */

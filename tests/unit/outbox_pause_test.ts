@@ -5,7 +5,7 @@ import type { Notifier } from "../../src/notifiers/notifier.ts";
 import { parseGitUrl } from "../../src/notifiers/git_url.ts";
 import { createGitLabNotifier } from "../../src/notifiers/gitlab.ts";
 import { gitLabNotifier, refusingCommits, runOutbox, shaOf, syncChange } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 Deno.test("Outbox pauses every call on a rate limit, stays paused across a restart, then sends one probe", async () => {
   await using dir = await tempDir();

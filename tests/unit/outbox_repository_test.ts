@@ -9,7 +9,7 @@ import { startFakeGitLab } from "../../dev/fakes/gitlab.ts";
 import { parseGitUrl } from "../../src/notifiers/git_url.ts";
 import { createGitLabNotifier } from "../../src/notifiers/gitlab.ts";
 import { gitLabNotifier, runOutbox, shaOf, syncChange } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 Deno.test("a wrong --api-url pauses every call and keeps the statuses until it is fixed", async () => {
   await using dir = await tempDir();

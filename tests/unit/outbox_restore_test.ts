@@ -10,7 +10,7 @@ import type { Notifier, StatusChange } from "../../src/notifiers/notifier.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { PROVIDER_CLOCK_SKEW_MS } from "../../src/outbox/restore_check.ts";
 import { enqueue, runOutbox } from "../_outbox.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { type FakeGitHub, startFakeGitHub } from "../../dev/fakes/github.ts";
 

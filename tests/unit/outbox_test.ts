@@ -6,7 +6,7 @@ import { Outbox } from "../../src/outbox/outbox.ts";
 import { runOutbox } from "../_outbox.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { type FakeGitHub, startFakeGitHub } from "../../dev/fakes/github.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 const SHA = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const OTHER = "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4";

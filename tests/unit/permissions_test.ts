@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { denoPermissions } from "../../src/cli/permissions.ts";
 import { FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
-import { fixture, runCli, startDaemonProcess, tempDir } from "../_cli.ts";
+import { runCli, startDaemonProcess } from "../_cli.ts";
+import { fixture, tempDir } from "../_helpers.ts";
 
 Deno.test("denoPermissions() grants the listen address, the API hosts, the store folder and the secret files", () => {
   assert.deepEqual(

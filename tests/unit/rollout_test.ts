@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isWorkloadId, judgeRollout, type WorkloadStatus } from "../../src/sources/flux/rollout.ts";
-import { fixture } from "../_cli.ts";
+import { fixture } from "../_helpers.ts";
 
 async function listed(name: string): Promise<WorkloadStatus[]> {
   const reply = await fixture(name);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { ParsedEvent } from "../../src/sources/flux/events.ts";
 import { createHandler } from "../../src/server/server.ts";
-import { fixture } from "../_cli.ts";
+import { fixture } from "../_helpers.ts";
 import { mutate, prng } from "../../dev/fakes/fuzz.ts";
 
 Deno.test("the event route answers 2xx or 4xx, never 5xx, to 2000 mutated fluxd events", async () => {

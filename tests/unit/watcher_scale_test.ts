@@ -5,7 +5,7 @@ import type { Notifier, StatusChange } from "../../src/notifiers/notifier.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { Watcher } from "../../src/intake/watcher.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 const A = "1d9fd104169fb875fa75a6b09b3a1ebc9aec6dd4";
 const B = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";

@@ -5,7 +5,7 @@ import type { Notifier } from "../../src/notifiers/notifier.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { Watcher } from "../../src/intake/watcher.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
-import { tempDir } from "../_cli.ts";
+import { tempDir } from "../_helpers.ts";
 
 const HEAD = "2f0ab35ccef1a06269ce618a6f1b01e7332b69b9";
 const outcome: SyncOutcome = {
