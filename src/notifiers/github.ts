@@ -52,6 +52,9 @@ export const TO_GITHUB = {
 /** GitHub's limit on a status description, in characters. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
+/** Octokit's logger, silenced: failures reach our log as ProviderErrors, once. */
+export const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+
 /** GitHub's advice: content-creating requests at least a second apart. */
 const WRITE_SPACING_MS = 1000;
 
@@ -113,7 +116,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
   const octokit = new OctokitCore({
     baseUrl,
     userAgent: "flux-status",
-    log: { debug() {}, info() {}, warn() {}, error() {} },
+    log: SILENT,
     request: { retries: 0, fetch },
   });
   const paced = createPacer(WRITE_SPACING_MS);

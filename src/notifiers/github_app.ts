@@ -10,6 +10,7 @@
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/core";
 import { type Token, tokenValue } from "./notifier.ts";
+import { SILENT } from "./github.ts";
 
 /** A GitHub App's identity. */
 export interface GitHubApp {
@@ -34,7 +35,7 @@ export function installationTokens(
   const plain = new Octokit({
     baseUrl: options.baseUrl,
     userAgent: "flux-status",
-    log: { debug() {}, info() {}, warn() {}, error() {} },
+    log: SILENT,
     request: { retries: 0, fetch: options.fetch },
   });
   // One auth (and its token cache) per key: a rotated key file starts a new one.

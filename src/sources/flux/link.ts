@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { RpcClient } from "./rpc.ts";
+import { RPC_TIMEOUT_MS, RpcClient } from "./rpc.ts";
 
 const log = getLogger(["flux-status", "flux"]);
 
@@ -39,7 +39,7 @@ export class FluxLink {
       onRpcError?: () => void;
     } = {},
   ) {
-    this.#rpcTimeoutMs = options.rpcTimeoutMs ?? 10_000;
+    this.#rpcTimeoutMs = options.rpcTimeoutMs ?? RPC_TIMEOUT_MS;
     this.#onConnection = options.onConnection ?? (() => {});
     this.#onRpcError = options.onRpcError ?? (() => {});
   }

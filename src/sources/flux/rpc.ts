@@ -44,6 +44,9 @@ interface Waiting {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** How long a call waits for its reply: fluxd's own `--rpc-timeout` default. */
+export const RPC_TIMEOUT_MS = 10_000;
+
 /** A JSON-RPC client for one fluxd connection. */
 export class RpcClient {
   #socket: RpcSocket;
@@ -56,12 +59,12 @@ export class RpcClient {
 
   /**
    * @param socket an open WebSocket to fluxd
-   * @param options `timeoutMs`: how long a call may wait for its reply (default 10000, fluxd's
-   *   own `--rpc-timeout`)
+   * @param options `timeoutMs`: how long a call may wait for its reply (default
+   *   {@linkcode RPC_TIMEOUT_MS})
    */
   constructor(socket: RpcSocket, options: { timeoutMs?: number } = {}) {
     this.#socket = socket;
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? RPC_TIMEOUT_MS;
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", this.#onMessage);
     socket.addEventListener("close", this.#onClose);
