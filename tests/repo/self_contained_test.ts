@@ -36,7 +36,9 @@ Deno.test("every docs/ page and dev/fixtures/ file that code cites is in the rep
     if (!path.endsWith(".ts")) continue;
     const text = await Deno.readTextFile(url);
     for (
-      const m of text.matchAll(/\b((?:docs|tests\/fixtures)\/[\w./-]+\.(?:md|json|ya?ml|pem))/g)
+      const m of text.matchAll(
+        /\b((?:docs|dev\/fixtures|dev\/fakes)\/[\w./-]+\.(?:md|json|ya?ml|pem))/g,
+      )
     ) {
       try {
         await Deno.stat(new URL(m[1]!, ROOT));
