@@ -18,7 +18,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Alarm, type Clock, systemClock } from "../runtime/clock.ts";
+import { Alarm, type Clock, IDLE_SLEEP_MS, systemClock } from "../runtime/clock.ts";
 import { formatDuration } from "../runtime/duration.ts";
 import type { Flux2Outcome } from "../sources/flux2/events.ts";
 import type { Action, State, StatusChange } from "../notifiers/notifier.ts";
@@ -150,7 +150,7 @@ export class Flux2Intake {
         });
         next = this.#options.clock.now() + 5_000;
       }
-      const wait = next === Infinity ? 3_600_000 : next - this.#options.clock.now();
+      const wait = next === Infinity ? IDLE_SLEEP_MS : next - this.#options.clock.now();
       await this.#alarm.sleep(this.#options.clock, wait, signal);
     }
   }

@@ -33,7 +33,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Alarm, type Clock, systemClock } from "../runtime/clock.ts";
+import { Alarm, type Clock, IDLE_SLEEP_MS, systemClock } from "../runtime/clock.ts";
 import { formatDuration } from "../runtime/duration.ts";
 import type { SyncOutcome } from "../sources/flux/events.ts";
 import { isWorkloadId, judgeRollout, type WorkloadStatus } from "../sources/flux/rollout.ts";
@@ -101,8 +101,8 @@ export interface WatcherOptions {
   pollIntervalMs: number;
   /** Give up after this long, in ms; 0 = never. */
   pollTimeoutMs: number;
-  /** Believe a HelmRelease's release status only after this long, in ms. @default 30000 */
-  helmGraceMs?: number;
+  /** Believe a HelmRelease's release status only after this long, in ms (`--helm-grace`). */
+  helmGraceMs: number;
   /** Time source. @default systemClock */
   clock?: Clock;
   /** Called with each verdict (metrics, tests). */
@@ -133,7 +133,7 @@ export class Watcher {
         `Cannot watch rollouts as 'pollTimeoutMs' must be 0 or more: current value is ${pollTimeoutMs}`,
       );
     }
-    this.#options = { clock: systemClock, helmGraceMs: 30_000, ...options };
+    this.#options = { clock: systemClock, ...options };
   }
 
   /**
@@ -282,7 +282,7 @@ export class Watcher {
       }
       await this.#alarm.sleep(
         this.#options.clock,
-        active > 0 ? this.#options.pollIntervalMs : 3_600_000,
+        active > 0 ? this.#options.pollIntervalMs : IDLE_SLEEP_MS,
         signal,
       );
     }

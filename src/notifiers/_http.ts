@@ -10,6 +10,7 @@
 import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts";
 import type { ProviderError } from "./notifier.ts";
 import { withTimeout } from "./_transport.ts";
+import { rateLimitRemaining } from "./retry_after.ts";
 
 /** Options of {@linkcode createHttpClient}. */
 export interface HttpClientOptions {
@@ -110,9 +111,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
         if (req.signal?.aborted) throw err; // called off: not the provider's failure
         throw noAnswer(failure(req.doing), err);
       }
-      const reported = res.headers.get("x-ratelimit-remaining") ??
-        res.headers.get("ratelimit-remaining");
-      if (reported !== null && Number.isFinite(Number(reported))) remaining = Number(reported);
+      remaining = rateLimitRemaining(res.headers) ?? remaining;
       const text = await res.text().catch(() => "");
       const data = parseJson(text);
       if (res.ok && req.expect && !shaped(text, data, req.expect)) {

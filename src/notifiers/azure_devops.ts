@@ -32,6 +32,7 @@ import {
   tokenValue,
   truncate,
 } from "./notifier.ts";
+import { rateLimitRemaining } from "./retry_after.ts";
 
 const LABEL = PROVIDER_TABLE["azure-devops"].label;
 
@@ -151,8 +152,7 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
   const route = (sha: string) => ({ project, commitId: sha, repositoryId: remote.repo });
   let remaining: number | undefined;
   const observe = (headers: Record<string, string> | undefined) => {
-    const value = headers?.["x-ratelimit-remaining"];
-    if (value !== undefined && Number.isFinite(Number(value))) remaining = Number(value);
+    remaining = rateLimitRemaining(headers) ?? remaining;
   };
 
   /**

@@ -35,6 +35,7 @@ import {
   type Token,
   tokenValue,
 } from "./notifier.ts";
+import { rateLimitRemaining } from "./retry_after.ts";
 
 const LABEL = PROVIDER_TABLE.github.label;
 
@@ -124,10 +125,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
 
   let remaining: number | undefined;
   const observe = (headers?: Record<string, string | number | undefined>) => {
-    const value = Number(headers?.["x-ratelimit-remaining"]);
-    if (headers?.["x-ratelimit-remaining"] !== undefined && Number.isFinite(value)) {
-      remaining = value;
-    }
+    remaining = rateLimitRemaining(headers) ?? remaining;
   };
   // The token is read on every call: a rotated one takes effect at once, an app's is minted.
   octokit.hook.before("request", async (request) => {

@@ -31,6 +31,7 @@ import {
   tokenValue,
   truncate,
 } from "./notifier.ts";
+import { rateLimitRemaining } from "./retry_after.ts";
 
 const LABEL = PROVIDER_TABLE.gitlab.label;
 
@@ -178,8 +179,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
   const host = apiUrl.replace(/\/api\/v4$/, "");
   let remaining: number | undefined;
   const observe = (headers: Headers) => {
-    const value = headers.get("ratelimit-remaining");
-    if (value !== null && Number.isFinite(Number(value))) remaining = Number(value);
+    remaining = rateLimitRemaining(headers) ?? remaining;
   };
   const fetchFn = providerFetch(options.caFile);
   // Gitbeaker cannot take a signal per call, so each call gets a resource bound to its signal.

@@ -43,3 +43,17 @@ export function retryAfterMs(headers: HeaderSource, now: number): number | undef
   }
   return undefined;
 }
+
+/**
+ * The calls left in the provider's rate-limit window, when its answer says
+ * (`x-ratelimit-remaining`: GitHub, Azure DevOps, Gitea behind some proxies; `ratelimit-remaining`:
+ * GitLab); undefined otherwise.
+ *
+ * @param headers the response headers
+ */
+export function rateLimitRemaining(headers: HeaderSource | undefined): number | undefined {
+  if (!headers) return undefined;
+  const value = header(headers, "x-ratelimit-remaining") ?? header(headers, "ratelimit-remaining");
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isFinite(n) ? n : undefined;
+}

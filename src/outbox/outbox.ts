@@ -35,7 +35,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Alarm, type Clock, systemClock } from "../runtime/clock.ts";
+import { Alarm, type Clock, IDLE_SLEEP_MS, systemClock } from "../runtime/clock.ts";
 import {
   type Action,
   type CommitStatus,
@@ -345,7 +345,7 @@ export class Outbox {
         log.error("Cannot read the outbox: {error}", { error: errorText(err) });
         nextDue = this.#storeFailed();
       }
-      const wait = nextDue === Infinity ? 3_600_000 : nextDue - this.#clock.now();
+      const wait = nextDue === Infinity ? IDLE_SLEEP_MS : nextDue - this.#clock.now();
       await this.#alarm.sleep(this.#clock, wait, signal);
     }
     await Promise.allSettled(this.#inFlight.values());

@@ -91,6 +91,9 @@ export async function sleepUnlessAborted(
 
 const WOKEN = "woken";
 
+/** How long a background loop with nothing due sleeps; new work wakes it sooner. */
+export const IDLE_SLEEP_MS = 3_600_000;
+
 /**
  * The sleep of a background loop that other parts can cut short: `wake()` ends the current sleep,
  * and a wake that comes while the loop is busy is kept, so the next sleep returns at once.

@@ -11,7 +11,7 @@
  * | `ready, …` / `wait, …` | outbox.ts (migration only) | index rows of an earlier build; removed by `migrate()` | removed |
  * | `pause, provider` | src/outbox/pause.ts | the provider pause: until when, why | until lifted |
  * | `watch, head` / `watchset, head, i` | src/intake/watcher.ts | a rollout watch and its chunks of workload ids | until judged |
- * | `judged, head` | src/intake/watcher.ts | a head's workload verdict, so a re-sent sync is not watched again | 30 days |
+ * | `judged, head` | src/intake/watcher.ts | a head's workload verdict, so a re-sent sync is not watched again | 7 days |
  * | `flux2, status, sha, object, action` | src/intake/flux2_intake.ts | the state applied to a Flux v2 object's status | 30 days |
  * | `flux2, object, object` | src/intake/flux2_intake.ts | the newest revision an object reported | 30 days |
  * | `flux2, deadline, due, sha, object, action` | src/intake/flux2_intake.ts | when a pending Flux v2 status turns failed | until due |

@@ -69,6 +69,7 @@ Deno.test("a watch written by flux-status 0.1.0 is split into chunks and still j
     list: () => Promise.resolve([{ ID: "default:deployment/web", Status: "ready" }]),
     pollIntervalMs: 5_000,
     pollTimeoutMs: 360_000,
+    helmGraceMs: 30_000, // --helm-grace's default
     onVerdict: (_h, state, description) => {
       verdicts.push(`${state}: ${description}`);
       judged.resolve();

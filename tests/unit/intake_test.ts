@@ -36,6 +36,7 @@ async function route(dir: string) {
     list: () => Promise.resolve([]),
     pollIntervalMs: 5_000,
     pollTimeoutMs: 360_000,
+    helmGraceMs: 30_000, // --helm-grace's default
   });
   const accept = createIntake({ kv, outbox, watcher });
   const handler = createHandler({

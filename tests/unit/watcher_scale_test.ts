@@ -51,7 +51,7 @@ async function setup(
     list,
     pollIntervalMs: 5_000,
     pollTimeoutMs: 360_000,
-    ...(options.helmGraceMs !== undefined ? { helmGraceMs: options.helmGraceMs } : {}),
+    helmGraceMs: options.helmGraceMs ?? 30_000, // --helm-grace's default
     onVerdict: (head, state, description) => {
       verdicts.push(`${head.slice(0, 7)} ${state}: ${description}`);
       onVerdict();

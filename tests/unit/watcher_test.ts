@@ -43,6 +43,7 @@ Deno.test("Watcher resumed after a restart times out from the watch's original s
       list: () => Promise.resolve(rolling),
       pollIntervalMs: 5_000,
       pollTimeoutMs: 360_000,
+      helmGraceMs: 30_000, // --helm-grace's default
       onVerdict: (_head, state, description) => {
         verdicts.push(`${state}: ${description}`);
         judged.resolve();
