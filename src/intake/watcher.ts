@@ -262,11 +262,6 @@ export class Watcher {
     return n;
   }
 
-  /** Active watches. */
-  async watches(): Promise<Watch[]> {
-    return (await this.#load()).map((w) => w.entry.value);
-  }
-
   /** Checks every active watch each poll interval until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {

@@ -68,13 +68,13 @@ Deno.test("Watcher resumed after a restart times out from the watch's original s
   const running = watcher.run(controller.signal);
   await clock.whenSleeping();
   assert.deepEqual(verdicts, [], "not timed out yet after 5 of 6 minutes");
-  assert.equal((await watcher.watches()).length, 1);
+  assert.equal(await watcher.count(), 1);
   clock.advance(60_000);
   await judged.promise;
   assert.deepEqual(verdicts, [
     "failed: Rollout timed out after 6m: default:deployment/api 1/3 ready, 2 outdated",
   ]);
-  assert.deepEqual(await watcher.watches(), []);
+  assert.equal(await watcher.count(), 0);
   controller.abort();
   await running;
 });
