@@ -14,7 +14,7 @@ import { type Notifier, ProviderError } from "./notifier.ts";
 import { errorText } from "../runtime/error_text.ts";
 
 /** The commit the check reads: no repository has it. */
-export const PROBE_SHA = "0".repeat(40);
+const PROBE_SHA = "0".repeat(40);
 
 /** A provider's own words for "no such commit": the repository answered, only the commit is unknown. */
 const UNKNOWN_COMMIT = /Commit Not Found|No commit found|TF401175/i;

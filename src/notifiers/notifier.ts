@@ -211,7 +211,7 @@ export const MAX_DESCRIPTION_LENGTH = 400;
  * their own (GitHub's `error`). Written as here; read back in any case, so `canceled: superseded
  * by 3f2a9c1` (docs/providers.md's form) counts too.
  */
-export const CANCELED_MARKER = "Canceled: ";
+const CANCELED_MARKER = "Canceled: ";
 
 const CANCELED_MARKER_PATTERN = /^canceled:\s*/i;
 
@@ -225,7 +225,7 @@ const CANCELED_MARKER_PATTERN = /^canceled:\s*/i;
  * readCanceledMarker("canceled: superseded by 3f2a9c1"); // { canceled: true, rest: "superseded by 3f2a9c1" }
  * ```
  */
-export function readCanceledMarker(description: string): { canceled: boolean; rest: string } {
+function readCanceledMarker(description: string): { canceled: boolean; rest: string } {
   const m = CANCELED_MARKER_PATTERN.exec(description);
   return m
     ? { canceled: true, rest: description.slice(m[0].length) }

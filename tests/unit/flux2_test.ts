@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  commitOf,
-  flux2Outcome,
-  objectId,
-  parseFlux2Event,
-} from "../../src/sources/flux2/events.ts";
+import { commitOf, flux2Outcome, parseFlux2Event } from "../../src/sources/flux2/events.ts";
+import { objectId } from "../../src/sources/flux2/object_id.ts";
 import { isValidSignature } from "../../src/sources/flux2/signature.ts";
 import { Flux2Intake } from "../../src/intake/flux2_intake.ts";
 import type { Notifier } from "../../src/notifiers/notifier.ts";

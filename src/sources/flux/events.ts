@@ -72,7 +72,7 @@ export interface FluxEvent {
  *
  * @ignore
  */
-export const FluxEventSchema = v.object({
+const FluxEventSchema = v.object({
   id: v.optional(v.pipe(v.number(), v.integer())),
   serviceIDs: v.nullish(v.array(v.string())),
   type: v.pipe(v.string(), v.minLength(1, "must not be empty")),
@@ -88,7 +88,7 @@ export const FluxEventSchema = v.object({
  *
  * @ignore
  */
-export const SyncMetadataSchema = v.object({
+const SyncMetadataSchema = v.object({
   commits: v.nullish(v.array(v.object({ revision: Sha, message: v.optional(v.string()) }))),
   revisions: v.nullish(v.array(Sha)),
   includes: v.nullish(v.record(v.string(), v.boolean())),

@@ -179,5 +179,3 @@ function describe(event: Flux2Event, action: Action, state: State): string {
   if (state === "succeeded") return action === "sync" ? "Applied" : "Healthy";
   return `${event.reason}: ${message}`;
 }
-
-export { objectId };
