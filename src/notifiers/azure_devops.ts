@@ -22,6 +22,7 @@ import { readCaFile, REQUEST_TIMEOUT_MS } from "./_transport.ts";
 import { noAnswer, providerFailure } from "./_errors.ts";
 import {
   checkNotifierOptions,
+  newestPerName,
   type Notifier,
   NotifierError,
   type ProviderError,
@@ -267,12 +268,8 @@ export function createAzureDevOpsNotifier(options: AzureDevOpsOptions): Notifier
     } catch (err) {
       throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
     }
-    const byName = new Map<string, WireStatus>();
-    for (const s of statuses.sort((a, b) => (b.id ?? 0) - (a.id ?? 0))) {
-      const name = fromAzureContext(s.context);
-      if (!byName.has(name)) byName.set(name, s);
-    }
-    return [...byName].map(([name, s]) => {
+    const newestFirst = statuses.sort((a, b) => (b.id ?? 0) - (a.id ?? 0));
+    return [...newestPerName(newestFirst, (s) => fromAzureContext(s.context))].map(([name, s]) => {
       const when = s.updatedDate ?? s.creationDate;
       return {
         name,

@@ -17,6 +17,7 @@ import { providerFetch } from "./_transport.ts";
 import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import {
   checkNotifierOptions,
+  newestPerName,
   type Notifier,
   type ReadStatus,
   type State,
@@ -139,7 +140,7 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
       return res.status === 404 ? undefined : toReadStatus(res.data, name);
     },
     async listStatuses(sha, prefix, signal) {
-      const found = new Map<string, ReadStatus>();
+      const all: BitbucketStatus[] = [];
       for (let page = 1; page <= MAX_PAGES; page++) {
         const { data } = await http.request<{ values?: BitbucketStatus[]; next?: string }>({
           method: "GET",
@@ -149,15 +150,14 @@ export function createBitbucketNotifier(options: BitbucketOptions): Notifier {
           signal,
           doing: `read statuses of ${sha.slice(0, 7)}`,
         });
-        for (const s of data?.values ?? []) {
-          const name = s.name ?? s.key;
-          if (name.toLowerCase().startsWith(prefix.toLowerCase()) && !found.has(name)) {
-            found.set(name, toReadStatus(s, name));
-          }
-        }
+        all.push(...data?.values ?? []); // newest first (sort=-created_on)
         if (!data?.next) break;
       }
-      return [...found.values()];
+      const ours = all.filter((s) =>
+        (s.name ?? s.key).toLowerCase().startsWith(prefix.toLowerCase())
+      );
+      return [...newestPerName(ours, (s) => s.name ?? s.key)]
+        .map(([name, s]) => toReadStatus(s, name));
     },
   };
 }

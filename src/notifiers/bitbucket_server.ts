@@ -16,6 +16,7 @@ import { providerFetch } from "./_transport.ts";
 import { apiUrlFor, PROVIDER_TABLE } from "./providers.ts";
 import {
   checkNotifierOptions,
+  newestPerName,
   type Notifier,
   type ReadStatus,
   type State,
@@ -123,7 +124,7 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
       return res.status === 404 ? undefined : toReadStatus(res.data, name);
     },
     async listStatuses(sha, prefix, signal) {
-      const found = new Map<string, ReadStatus>();
+      const all: ServerStatus[] = [];
       let start = 0;
       for (let page = 0; page < MAX_PAGES; page++) {
         const { data } = await http.request<
@@ -136,15 +137,12 @@ export function createBitbucketServerNotifier(options: BitbucketServerOptions): 
           signal,
           doing: `read statuses of ${sha.slice(0, 7)}`,
         });
-        for (const s of data?.values ?? []) {
-          if (s.key.toLowerCase().startsWith(prefix.toLowerCase()) && !found.has(s.key)) {
-            found.set(s.key, toReadStatus(s, s.key));
-          }
-        }
+        all.push(...data?.values ?? []); // newest first (orderBy=NEWEST)
         if (!data || data.isLastPage !== false || data.nextPageStart === undefined) break;
         start = data.nextPageStart;
       }
-      return [...found.values()];
+      const ours = all.filter((s) => s.key.toLowerCase().startsWith(prefix.toLowerCase()));
+      return [...newestPerName(ours, (s) => s.key)].map(([key, s]) => toReadStatus(s, key));
     },
   };
 }

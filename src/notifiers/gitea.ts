@@ -16,6 +16,7 @@ import {
   checkNotifierOptions,
   markedDescription,
   MAX_DESCRIPTION_LENGTH,
+  newestPerName,
   type Notifier,
   readMarked,
   type ReadStatus,
@@ -91,7 +92,7 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
 
   /** The newest status per context (lower-cased), newest first. */
   async function newestByContext(sha: string, signal?: AbortSignal) {
-    const newest = new Map<string, GiteaStatus>();
+    const all: GiteaStatus[] = [];
     for (let page = 1; page <= MAX_PAGES; page++) {
       const { data } = await http.request<GiteaStatus[]>({
         method: "GET",
@@ -101,13 +102,11 @@ export function createGiteaNotifier(options: GiteaOptions): Notifier {
         signal,
         doing: `read statuses of ${sha.slice(0, 7)}`,
       });
-      for (const s of data ?? []) {
-        const key = s.context.toLowerCase();
-        if ((newest.get(key)?.id ?? -1) < s.id) newest.set(key, s);
-      }
+      all.push(...data ?? []);
       if (!data || data.length < PAGE) break;
     }
-    return newest;
+    const newestFirst = all.sort((a, b) => b.id - a.id);
+    return newestPerName(newestFirst, (s) => s.context, (n) => n.toLowerCase());
   }
 
   return {

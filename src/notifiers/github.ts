@@ -26,6 +26,7 @@ import type { GitHubApp } from "./github_app.ts";
 import {
   checkNotifierOptions,
   markedDescription,
+  newestPerName,
   type Notifier,
   NotifierError,
   ProviderError,
@@ -204,21 +205,15 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       }
     },
     async listStatuses(sha, prefix, signal): Promise<ReadStatus[]> {
-      const newest = new Map<string, ReadStatus>();
+      let all;
       try {
-        const pages = statusPages(sha, signal);
-        for await (const page of pages) {
-          for (const s of page) {
-            const key = s.context.toLowerCase();
-            if (key.startsWith(prefix.toLowerCase()) && !newest.has(key)) {
-              newest.set(key, toReadStatus(s, s.context));
-            }
-          }
-        }
+        all = (await Array.fromAsync(statusPages(sha, signal))).flat();
       } catch (err) {
         throw fail(err, `read statuses of ${sha.slice(0, 7)}`);
       }
-      return [...newest.values()];
+      const ours = all.filter((s) => s.context.toLowerCase().startsWith(prefix.toLowerCase()));
+      return [...newestPerName(ours, (s) => s.context, (n) => n.toLowerCase()).values()]
+        .map((s) => toReadStatus(s, s.context));
     },
     async getStatus(sha, name, signal): Promise<ReadStatus | undefined> {
       try {

@@ -22,6 +22,7 @@ import { isJsonObject, noAnswer, notTheApi, providerFailure } from "./_errors.ts
 import { providerFetch, withTimeout } from "./_transport.ts";
 import {
   checkNotifierOptions,
+  newestPerName,
   type Notifier,
   ProviderError,
   type ReadStatus,
@@ -230,11 +231,8 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
         "the JSON array its API returns",
       );
     }
-    const newest = new Map<string, GitLabJob>();
-    for (const j of jobs.slice().sort((a, b) => b.id - a.id)) {
-      if (!newest.has(j.name)) newest.set(j.name, j);
-    }
-    return [...newest.values()].map((job): ReadStatus => ({
+    const newestFirst = jobs.slice().sort((a, b) => b.id - a.id);
+    return [...newestPerName(newestFirst, (j) => j.name).values()].map((job): ReadStatus => ({
       name: job.name,
       state: fromGitLabState(job.status),
       description: job.description ?? "",

@@ -258,6 +258,32 @@ export function readMarked<W extends string>(
 }
 
 /**
+ * The newest status of each name, from statuses given newest first (the first of a name wins),
+ * with the names compared as the provider compares them (`key`: lower-cased on GitHub and
+ * Gitea, whose contexts are case-insensitive).
+ *
+ * @param statuses newest first
+ * @param nameOf a status's name
+ * @param key the name as the provider compares it
+ * @example
+ * ```ts
+ * newestPerName([{ c: "A", n: 2 }, { c: "a", n: 1 }], (s) => s.c, (n) => n.toLowerCase()); // Map { "a" => { c: "A", n: 2 } }
+ * ```
+ */
+export function newestPerName<T>(
+  statuses: Iterable<T>,
+  nameOf: (status: T) => string,
+  key: (name: string) => string = (name) => name,
+): Map<string, T> {
+  const newest = new Map<string, T>();
+  for (const s of statuses) {
+    const k = key(nameOf(s));
+    if (!newest.has(k)) newest.set(k, s);
+  }
+  return newest;
+}
+
+/**
  * Checks what every notifier needs before any request: a token and an http(s) API URL. Returns the
  * API base without a trailing slash.
  *

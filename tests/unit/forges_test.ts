@@ -9,7 +9,7 @@ import { createBitbucketNotifier, statusKey } from "../../src/notifiers/bitbucke
 import { createBitbucketServerNotifier } from "../../src/notifiers/bitbucket_server.ts";
 import { apiUrlFor } from "../../src/notifiers/providers.ts";
 import { createGiteaNotifier } from "../../src/notifiers/gitea.ts";
-import { ProviderError, type State } from "../../src/notifiers/notifier.ts";
+import { newestPerName, ProviderError, type State } from "../../src/notifiers/notifier.ts";
 import { startFakeBitbucket } from "../../dev/fakes/bitbucket.ts";
 import { startFakeBitbucketServer } from "../../dev/fakes/bitbucket_server.ts";
 import { startFakeGitea } from "../../dev/fakes/gitea.ts";
@@ -181,4 +181,23 @@ Deno.test("the fetch helper: a hung connection times out, a DNS failure and an H
       err instanceof ProviderError && err.kind === "transient" &&
       /answered 200 without the JSON array its API returns: check --api-url/.test(err.message),
   );
+});
+
+Deno.test("newestPerName() keeps the first (newest) status of each name, compared as the provider does", () => {
+  const statuses = [
+    { context: "flux-status/dev/Sync", id: 3 },
+    { context: "flux-status/dev/sync", id: 2 },
+    { context: "flux-status/dev/workload", id: 1 },
+  ];
+  assert.deepEqual(
+    [...newestPerName(statuses, (s) => s.context, (n) => n.toLowerCase()).values()].map((s) =>
+      s.id
+    ),
+    [3, 1],
+  );
+  assert.deepEqual([...newestPerName(statuses, (s) => s.context).keys()], [
+    "flux-status/dev/Sync",
+    "flux-status/dev/sync",
+    "flux-status/dev/workload",
+  ]);
 });
