@@ -76,7 +76,10 @@ export class ProviderAccess {
       // A rate limit, a refused token or a repository that cannot be read: every status would
       // meet it, so calls pause, durably, and the statuses wait.
       if (found.error?.kind === "rateLimited" || found.error?.kind === "auth") {
-        const wait = found.error.retryAfterMs ?? this.#retryMs;
+        // As the outbox does: a limit for as long as the provider asked, a refusal for retryMs.
+        const wait = found.error.kind === "rateLimited"
+          ? found.error.retryAfterMs ?? this.#retryMs
+          : this.#retryMs;
         await pause.pause(found.error, wait).catch(() => {});
       }
       log.error("Cannot use {provider} with this token and repository: {reason}", {
