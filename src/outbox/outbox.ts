@@ -68,7 +68,14 @@ export interface RetryPolicy {
   authRetryMs: number;
 }
 
-const DEFAULT_POLICY = { baseMs: 1000, maxMs: 300_000, authRetryMs: 60_000 } satisfies RetryPolicy;
+/** How long every call pauses after a refused token (or unreadable repository), between probes. */
+export const AUTH_RETRY_MS = 60_000;
+
+const DEFAULT_POLICY = {
+  baseMs: 1000,
+  maxMs: 300_000,
+  authRetryMs: AUTH_RETRY_MS,
+} satisfies RetryPolicy;
 
 /** How long delivered-status records are kept for dedupe. */
 const DELIVERED_TTL_MS = 30 * 24 * 3_600_000;

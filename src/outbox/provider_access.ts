@@ -12,6 +12,7 @@ import { type Access, checkAccess } from "../notifiers/access_check.ts";
 import type { Notifier } from "../notifiers/notifier.ts";
 import { type Clock, sleepUnlessAborted, systemClock } from "../runtime/clock.ts";
 import type { ProviderPause } from "./pause.ts";
+import { AUTH_RETRY_MS } from "./outbox.ts";
 
 const log = getLogger(["flux-status", "access"]);
 
@@ -22,7 +23,7 @@ export interface ProviderAccessOptions {
   pause: ProviderPause;
   /** Time source. @default systemClock */
   clock?: Clock;
-  /** Between failed checks, and the pause after a refusal, in ms. @default 60000 */
+  /** Between failed checks, and the pause after a refusal, in ms. @default AUTH_RETRY_MS */
   retryMs?: number;
 }
 
@@ -38,7 +39,7 @@ export class ProviderAccess {
     this.#notifier = options.notifier;
     this.#pause = options.pause;
     this.#clock = options.clock ?? systemClock;
-    this.#retryMs = options.retryMs ?? 60_000;
+    this.#retryMs = options.retryMs ?? AUTH_RETRY_MS;
   }
 
   /** What is known; undefined while the first check runs. */
