@@ -112,10 +112,10 @@ async function readStatus(config: StatusConfig): Promise<number> {
     return EXIT_CODES.succeeded;
   }
 
-  const stderr = new TextEncoder();
+  const encoder = new TextEncoder();
   const progress = createProgress(
     Deno.stderr.isTerminal(),
-    (text) => Deno.stderr.writeSync(stderr.encode(text)),
+    (text) => Deno.stderr.writeSync(encoder.encode(text)),
   );
   const result = await waitForStatuses({
     read,

@@ -39,6 +39,8 @@ import {
 import { rateLimitRemaining } from "./retry_after.ts";
 
 const LABEL = PROVIDER_TABLE.github.label;
+/** Who fails, in every ProviderError of this notifier. */
+const WHO = { provider: "github", label: LABEL };
 
 /** GitHub's state words. */
 export type GitHubState = "pending" | "success" | "failure" | "error";
@@ -140,11 +142,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
 
   /** Every status of a commit, newest first, 100 a page, each request under `signal`. */
   async function* statusPages(sha: string, signal?: AbortSignal) {
-    const doing = {
-      provider: "github",
-      label: LABEL,
-      doing: `read statuses of ${sha.slice(0, 7)}`,
-    };
+    const reading = { ...WHO, doing: `read statuses of ${sha.slice(0, 7)}` };
     let page = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/statuses", {
       owner,
       repo,
@@ -155,7 +153,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
     for (;;) {
       // A login page or proxy answers 200 HTML: not the API's list.
       if (!Array.isArray(page.data)) {
-        throw notTheApi(doing, page.status, "the JSON array its API returns");
+        throw notTheApi(reading, page.status, "the JSON array its API returns");
       }
       yield page.data;
       const next = nextPage(page.headers.link);
@@ -198,7 +196,7 @@ export function createGitHubNotifier(options: GitHubOptions): Notifier {
       }
       if (!isJsonObject(created.data)) {
         throw notTheApi(
-          { provider: "github", label: LABEL, doing },
+          { ...WHO, doing },
           created.status,
           "the JSON status its API returns",
         );
@@ -265,13 +263,12 @@ const HINTS: Record<number, string> = {
 function toProviderError(err: unknown, doing: string, now: number): ProviderError {
   if (err instanceof ProviderError) return err;
   const response = (err as OctokitErrorShape)?.response;
-  if (!response) return noAnswer({ provider: "github", label: LABEL, doing, now }, err);
+  if (!response) return noAnswer({ ...WHO, doing, now }, err);
   const data = response.data as { message?: string; errors?: { message?: string }[] } | undefined;
   const message = [data?.message, ...(data?.errors ?? []).map((x) => x.message)]
     .filter(Boolean).join(": ");
   return providerFailure({
-    provider: "github",
-    label: LABEL,
+    ...WHO,
     doing,
     status: response.status,
     message,

@@ -35,6 +35,8 @@ import {
 import { rateLimitRemaining } from "./retry_after.ts";
 
 const LABEL = PROVIDER_TABLE.gitlab.label;
+/** Who fails, in every ProviderError of this notifier. */
+const WHO = { provider: "gitlab", label: LABEL };
 
 /** The states GitLab accepts on create. */
 export type GitLabState = "pending" | "running" | "success" | "failed" | "canceled";
@@ -198,8 +200,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     if (err instanceof ProviderError) return err;
     if (err instanceof GitLabHttpError) {
       return providerFailure({
-        provider: "gitlab",
-        label: LABEL,
+        ...WHO,
         doing,
         status: err.status,
         message: err.message,
@@ -208,7 +209,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
         hints: HINTS,
       });
     }
-    return noAnswer({ provider: "gitlab", label: LABEL, doing, now: now() }, err);
+    return noAnswer({ ...WHO, doing, now: now() }, err);
   };
 
   /** The newest job of each name (only `name`'s when given) on a commit. */
@@ -226,7 +227,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
     if (!Array.isArray(jobs)) {
       // A login page or proxy answers 200 HTML: not the API's list.
       throw notTheApi(
-        { provider: "gitlab", label: LABEL, doing: `read statuses of ${sha.slice(0, 7)}` },
+        { ...WHO, doing: `read statuses of ${sha.slice(0, 7)}` },
         200,
         "the JSON array its API returns",
       );
@@ -280,7 +281,7 @@ export function createGitLabNotifier(options: GitLabOptions): Notifier {
       }
       if (!isJsonObject(created.data)) {
         throw notTheApi(
-          { provider: "gitlab", label: LABEL, doing },
+          { ...WHO, doing },
           created.status,
           "the JSON status its API returns",
         );
