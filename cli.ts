@@ -280,6 +280,8 @@ function exitCode(err: unknown): number {
     return EXIT_CODES.usage;
   }
   if (err instanceof ProviderError) return EXIT_CODES.provider;
+  // `--kubernetes` found no usable cluster credentials (named apart: cli.ts loads no daemon code).
+  if (err instanceof Error && err.name === "CredentialsError") return EXIT_CODES.usage;
   return 1;
 }
 

@@ -24,6 +24,13 @@ import { type SecretFile, SecretFiles } from "./src/config/secret_files.ts";
 import { healthKey } from "./src/runtime/store_keys.ts";
 import { splitListen } from "./src/runtime/listen.ts";
 import { errorText } from "./src/runtime/error_text.ts";
+import { parseGitUrl, sameRepository } from "./src/notifiers/git_url.ts";
+import { statusName, statusPrefix } from "./src/notifiers/notifier.ts";
+import { type ClusterCredentials, loadCredentials } from "./src/sources/kubernetes/credentials.ts";
+import { KubeApi } from "./src/sources/kubernetes/api.ts";
+import { ClusterIntake } from "./src/intake/cluster_intake.ts";
+import { ClusterWatch, type ClusterWatchOptions } from "./src/intake/cluster_watch.ts";
+import type { ParsedEvent } from "./src/sources/flux/events.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
 
@@ -35,6 +42,17 @@ export interface DaemonDeps {
   notifier?: Notifier;
   /** Secrets whose value came from a file: read again every `--secret-poll-interval`. */
   secretFiles?: SecretFile[];
+  /** `--kubernetes`: where credentials are looked up, and faster pacing for tests. */
+  kubernetes?: {
+    /** Environment variables (`KUBERNETES_SERVICE_HOST`, `KUBECONFIG`, `HOME`). @default Deno.env */
+    env?: Record<string, string | undefined>;
+    /** The pod's service account folder. */
+    serviceAccountDir?: string;
+    /** Longest backoff of a failing watch, in ms. */
+    maxBackoffMs?: number;
+    /** How long changes are gathered before the cluster is judged, in ms. */
+    settleMs?: number;
+  };
 }
 
 /** A running daemon. */
@@ -49,6 +67,7 @@ export interface Daemon {
  * Starts the daemon.
  *
  * @throws {ConfigError} before anything starts, when the config cannot work
+ * @throws {CredentialsError} with `--kubernetes`, when no cluster credentials are found
  * @throws {Error} when the store cannot be opened or written, saying what to do
  */
 export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): Promise<Daemon> {
@@ -58,6 +77,16 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   const config = secrets.live(given);
   const notifier = deps.notifier ??
     await createNotifier({ ...notifierOptions(config), env: Deno.env.toObject() });
+  // Before anything starts: missing cluster credentials stop the daemon with the reason.
+  const kube = deps.kubernetes ?? {};
+  const credentials = config.kubernetes
+    ? await loadCredentials({
+      ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+      env: kube.env ?? Deno.env.toObject(),
+      ...(kube.serviceAccountDir ? { serviceAccountDir: kube.serviceAccountDir } : {}),
+      clock,
+    })
+    : undefined;
   const { hostname, port } = splitListen(config.listen);
   // Its gauges read the parts below, only when scraped.
   const metrics = new Metrics({
@@ -67,7 +96,11 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     rateLimitRemaining: () => notifier.rateLimitRemaining,
     fluxdConnected: () => link.isConnected,
     watches: () => watcher?.count() ?? Promise.resolve(0),
+    ...(config.kubernetes
+      ? { clusterObjects: () => ({ watched: cluster?.objectCount ?? 0, counted: counted }) }
+      : {}),
   });
+  let counted = 0;
 
   let kv: Deno.Kv;
   try {
@@ -136,6 +169,24 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     pendingTimeoutMs: config.flux2PendingTimeout,
   });
   const timingOut = flux2.run(controller.signal);
+  const cluster = credentials
+    ? startCluster(config, credentials, kube, {
+      clock,
+      intake: new ClusterIntake({
+        kv,
+        outbox,
+        clock,
+        statusName: (action, object) => statusName(config.instance, action, object),
+        objectStatuses: config.objectStatuses ?? false,
+        readStatuses: (sha) =>
+          notifier.listStatuses(sha, statusPrefix(config.instance), AbortSignal.timeout(10_000)),
+        onRollup: (_sha, _action, state) => metrics.verdict(state),
+      }),
+      onError: (err) => metrics.kubeFailed(err),
+      onJudged: (n) => counted = n,
+    })
+    : undefined;
+  const following = cluster?.run(controller.signal) ?? Promise.resolve();
   const checking = access.run(controller.signal);
   const rereading = rereadSecrets();
 
@@ -153,23 +204,17 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   const handler = createHandler({
     connectToken: () => config.connectToken,
     maxEventBytes: config.maxEventBytes,
-    async onEvent(parsed) {
-      if (!parsed.outcome) {
-        log.debug("Accepted and ignored a {type} event", { type: parsed.type });
-        return { statuses: 0 };
-      }
-      const count = await accept(parsed.outcome);
-      log.info("Sync of {head} {result}: queued {count} statuses", {
-        head: parsed.outcome.head,
-        result: parsed.outcome.failed ? "failed" : "succeeded",
-        count,
-      });
-      return { statuses: count };
-    },
+    ...(cluster ? {} : { onEvent, onSocket: (socket, info) => link.attach(socket, info) }),
     flux2HmacKey: () =>
       config.flux2HmacKey === undefined ? undefined : new TextEncoder().encode(config.flux2HmacKey),
     async onFlux2Event(outcome) {
       flux2Seen = true;
+      if (cluster) {
+        // The cluster is the truth: an event only makes us read its object now.
+        const [kind = "", namespace = "", name = ""] = outcome.object.split("/");
+        await cluster.hint(kind, namespace, name);
+        return { statuses: 0 };
+      }
       const count = await flux2.accept(outcome);
       log.info("{reason} of {object} at {sha}: queued {count} statuses", {
         reason: outcome.reason,
@@ -179,12 +224,12 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       });
       return { statuses: count };
     },
-    onSocket: (socket, info) => link.attach(socket, info),
-    // Ready once fluxd answers, or once Flux v2's notification-controller has reached us, and
-    // while the provider takes the token.
+    // Ready once fluxd answers, or once Flux v2's notification-controller has reached us (with
+    // --kubernetes: once every Flux kind is read), and while the provider takes the token.
     notReadyReasons: () => {
       const reasons: string[] = [];
-      const fluxd = flux2Seen ? undefined : link.notReadyReason();
+      if (cluster) reasons.push(...cluster.notReadyReasons());
+      const fluxd = flux2Seen || cluster ? undefined : link.notReadyReason();
       if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
       const provider = access.notReadyReason();
       if (provider) reasons.push(provider);
@@ -203,12 +248,27 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     onAnswered: (source, outcome, code) => metrics.eventAnswered(source, outcome, code),
   });
 
+  async function onEvent(parsed: ParsedEvent) {
+    if (!parsed.outcome) {
+      log.debug("Accepted and ignored a {type} event", { type: parsed.type });
+      return { statuses: 0 };
+    }
+    const count = await accept(parsed.outcome);
+    log.info("Sync of {head} {result}: queued {count} statuses", {
+      head: parsed.outcome.head,
+      result: parsed.outcome.failed ? "failed" : "succeeded",
+      count,
+    });
+    return { statuses: count };
+  }
+
   const server = Deno.serve({
     hostname,
     port,
     signal: controller.signal,
     onListen: (a) => {
-      log.info("Listening on {hostname}:{port} for fluxd", { hostname: a.hostname, port: a.port });
+      const what = cluster ? "probes, metrics and Flux v2 hints" : "fluxd";
+      log.info("Listening on {hostname}:{port} for {what}", { ...a, what });
     },
   }, handler);
 
@@ -228,19 +288,47 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
             timingOut,
             checking,
             rereading,
+            following,
             server.finished,
           ]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await Promise.allSettled([delivering, watching, timingOut, checking, rereading]);
+        await Promise.allSettled([delivering, watching, timingOut, checking, rereading, following]);
+        cluster?.close();
         kv.close();
         log.info("Stopped");
       })();
       return stopped;
     },
   };
+}
+
+/**
+ * `--kubernetes`: the watch of the cluster's Flux objects that deploy the configured repository.
+ */
+function startCluster(
+  config: DaemonConfig,
+  credentials: ClusterCredentials,
+  options: NonNullable<DaemonDeps["kubernetes"]>,
+  parts: Pick<ClusterWatchOptions, "clock" | "intake" | "onError" | "onJudged">,
+): ClusterWatch & { close(): void } {
+  log.info("Reading Flux objects from {server} ({source})", {
+    server: credentials.server,
+    source: credentials.source,
+  });
+  const api = new KubeApi(credentials);
+  const remote = parseGitUrl(config.gitUrl, config.provider, config.apiUrl);
+  const watch = new ClusterWatch({
+    ...parts,
+    api,
+    namespaces: config.namespace,
+    isOurs: (url) => sameRepository(remote, url),
+    ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    ...(options.settleMs !== undefined ? { settleMs: options.settleMs } : {}),
+  });
+  return Object.assign(watch, { close: () => api.close() });
 }
 
 /**

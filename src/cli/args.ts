@@ -3,8 +3,8 @@
  * `commander` (ARCHITECTURE.md, "Decisions"): on Deno 2.9 importing commander cost ~35 ms of every `status` run and
  * 6.5 MB of the daemon's RSS, and `node:util`'s `parseArgs` cannot take the optional value of
  * `--wait [bool]`. The grammar is commander's as this CLI used it: `--flag value`, `--flag=value`,
- * a boolean flag alone or with `true`/`false`, the last of a repeated flag winning, no positional
- * arguments.
+ * a boolean flag alone or with `true`/`false`, the last of a repeated flag winning (a repeatable
+ * one's values joined with commas), no positional arguments.
  *
  * @module
  */
@@ -21,6 +21,8 @@ export interface Flag {
   value?: string;
   /** Help text; absent hides the flag from help. */
   help?: string;
+  /** Given several times, its values add up (joined with `,`) instead of the last winning. */
+  repeatable?: boolean;
 }
 
 /** A command line that cannot be parsed; the CLI exits with code 2. */
@@ -63,18 +65,22 @@ export function parseFlags(
     const name = long.slice(2, eq < 0 ? undefined : eq);
     const flag = byName.get(name);
     if (!flag) throw new UsageError(`unknown option '--${name}'${suggestion(name, byName)}`);
+    const put = (value: string | boolean) => {
+      const held = out[flag.key];
+      out[flag.key] = flag.repeatable && typeof held === "string" ? `${held},${value}` : value;
+    };
     if (eq >= 0) {
-      out[flag.key] = long.slice(eq + 1);
+      put(long.slice(eq + 1));
     } else if (!flag.value) {
       // A boolean flag takes the next argument only when it is a value, as `[bool]` did.
       const next = args[i + 1];
-      out[flag.key] = next !== undefined && !next.startsWith("-") ? (i++, next) : true;
+      put(next !== undefined && !next.startsWith("-") ? (i++, next) : true);
     } else {
       const next = args[++i];
       if (next === undefined) {
         throw new UsageError(`option '--${name} ${flag.value}' argument missing`);
       }
-      out[flag.key] = next;
+      put(next);
     }
   }
   return out;

@@ -52,6 +52,8 @@ export interface OptionMeta {
   boolean?: boolean;
   /** A secret used byte for byte: its file is not trimmed. */
   raw?: boolean;
+  /** May be given several times (values add up, as a comma-separated list). */
+  repeatable?: boolean;
 }
 
 /** A value refused by an option's rule; the message says what was expected. */
@@ -121,6 +123,15 @@ const httpUrl: Parse<string> = (raw) => {
   } catch { /* not a URL */ }
   if (!["http:", "https:"].includes(protocol)) throw new Invalid("expected an http(s) URL");
   return text;
+};
+
+/** A comma-separated list of Kubernetes names (repeatable flags join their values so). */
+const names: Parse<string[] | undefined> = (raw) => {
+  if (raw === undefined) return undefined;
+  const list = String(raw).split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const bad = list.find((n) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n));
+  if (bad !== undefined) throw new Invalid(`expected namespace names, not '${bad}'`);
+  return list.length > 0 ? [...new Set(list)] : undefined;
 };
 
 const positiveInteger = (fallback: number): Parse<number> => (raw) => {
@@ -298,6 +309,26 @@ const DAEMON = {
     value: "<token>",
     secret: true,
   }),
+  kubernetes: option(bool(false), {
+    help: "Flux v2: read Flux's objects from the Kubernetes API; one sync/workload pair per commit",
+    boolean: true,
+  }),
+  kubeconfig: option(optional(required), {
+    help:
+      "With --kubernetes: kubeconfig file (default: the pod's account, KUBECONFIG, ~/.kube/config)",
+    value: "<path>",
+  }),
+  namespace: option(names, {
+    help:
+      "With --kubernetes: watch only these namespaces (repeatable or comma-separated; default all)",
+    value: "<ns>",
+    repeatable: true,
+  }),
+  objectStatuses: option(bool(false), {
+    help:
+      "With --kubernetes: also a sync/workload pair per object (…/<kind>/<namespace>/<name>/<action>)",
+    boolean: true,
+  }),
   secretPollInterval: option(duration("10s", { positive: true }), {
     help:
       "How often secrets given as files are read again (a rotated Kubernetes Secret applies without a restart)",
@@ -407,6 +438,7 @@ export function commandFlags(command: CommandName): Flag[] {
         key,
         names: [flag],
         ...(meta.short ? { short: meta.short } : {}),
+        ...(meta.repeatable ? { repeatable: true } : {}),
         ...value,
         help: `${meta.help} (env ${env})`,
       },
@@ -461,7 +493,10 @@ export function resolveConfig(
       throw new ConfigError(`--${flagName(key)} ${err.message}${shown}`);
     }
   }
-  if (command === "daemon") checkExposure(out as DaemonConfig);
+  if (command === "daemon") {
+    checkExposure(out as DaemonConfig);
+    checkKubernetes(out as DaemonConfig);
+  }
   return out as DaemonConfig | StatusConfig;
 }
 
@@ -587,9 +622,25 @@ export function notifierOptions(
   };
 }
 
+/** Refuses the cluster-state options without `--kubernetes`: they would silently do nothing. */
+function checkKubernetes(config: DaemonConfig): void {
+  if (config.kubernetes) return;
+  const given = (["kubeconfig", "namespace", "objectStatuses"] as const).filter((k) =>
+    config[k] !== undefined && config[k] !== false
+  );
+  if (given.length > 0) {
+    throw new ConfigError(
+      `--${
+        flagName(given[0]!)
+      } works only with --kubernetes (reading Flux v2 objects from the cluster): add --kubernetes`,
+    );
+  }
+}
+
 /** Refuses a listener beyond loopback that anyone reaching it could use to set statuses. */
 function checkExposure(config: DaemonConfig): void {
-  if (isLoopback(config.listen) || config.insecureListen) return;
+  // With --kubernetes nothing posted to it sets a status: an event only makes it read the cluster.
+  if (isLoopback(config.listen) || config.insecureListen || config.kubernetes) return;
   if (config.connectToken || config.flux2HmacKey) return;
   throw new ConfigError(
     `--listen ${config.listen} is reachable beyond this host, so anyone reaching it could set statuses: give --connect-token (fluxd --token) or --flux2-hmac-key (the Provider's token), or pass --insecure-listen`,

@@ -297,3 +297,33 @@ function segmentsToPath(segments: string[]): string {
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, "$1***@");
 }
+
+/**
+ * Whether a remote URL names the same repository as `remote`, whatever its form (https with or
+ * without `.git` or credentials, ssh with or without a port, scp-style, Azure DevOps' ssh host):
+ * same host (ports dropped), same owner, project and name, case-insensitive.
+ *
+ * @example
+ * ```ts
+ * const ours = parseGitUrl("https://github.com/acme/fleet");
+ * sameRepository(ours, "ssh://git@github.com:22/acme/fleet.git"); // true
+ * ```
+ */
+export function sameRepository(remote: GitRemote, url: string): boolean {
+  let other: GitRemote;
+  try {
+    other = parseGitUrl(url, remote.provider);
+  } catch {
+    return false;
+  }
+  return repositoryKey(other) === repositoryKey(remote);
+}
+
+function repositoryKey(r: GitRemote): string {
+  const host = new URL(r.origin).hostname;
+  // Azure DevOps serves one repository under dev.azure.com, its ssh host and the old hosts.
+  const site = r.provider === "azure-devops" && /(^|\.)(azure\.com|visualstudio\.com)$/.test(host)
+    ? "dev.azure.com"
+    : host;
+  return [site, r.owner, r.project ?? "", r.repo].join("/").toLowerCase();
+}

@@ -15,6 +15,8 @@
  * | `flux2, status, sha, object, action` | src/intake/flux2_intake.ts | the state applied to a Flux v2 object's status | 30 days |
  * | `flux2, object, object` | src/intake/flux2_intake.ts | the newest revision an object reported | 30 days |
  * | `flux2, deadline, due, sha, object, action` | src/intake/flux2_intake.ts | when a pending Flux v2 status turns failed | until due |
+ * | `cluster, commit, sha` | src/intake/cluster_intake.ts | a commit's roll-up as last queued, and whether objects are still at it | 30 days |
+ * | `cluster, member, sha, object` | src/intake/cluster_intake.ts | an object's verdict at a commit still open | until the commit closes, or 30 days |
  * | `health` | daemon.ts | the write probe of start-up and `/healthz` | overwritten |
  *
  * @module
@@ -81,6 +83,18 @@ export const flux2Keys = {
   ],
   /** Every deadline, soonest first. */
   deadlines: ["flux2", "deadline"] as Deno.KvKey,
+};
+
+/** The cluster-state intake's keys (`daemon --kubernetes`). */
+export const clusterKeys = {
+  /** A commit's roll-up record. */
+  commit: (sha: string): Deno.KvKey => ["cluster", "commit", sha],
+  /** Every commit's roll-up record. */
+  commits: ["cluster", "commit"] as Deno.KvKey,
+  /** An object's verdict at a commit. */
+  member: (sha: string, object: string): Deno.KvKey => ["cluster", "member", sha, object],
+  /** Every object's verdict at a commit. */
+  members: (sha: string): Deno.KvKey => ["cluster", "member", sha],
 };
 
 /** The key the daemon's write probe writes. */

@@ -24,6 +24,8 @@ export interface MetricsSources {
   fluxdConnected(): boolean;
   /** Active rollout watches. */
   watches(): Promise<number>;
+  /** Flux objects in view (`--kubernetes`), and how many deploy the repository; absent otherwise. */
+  clusterObjects?(): { watched: number; counted: number };
 }
 
 /** The daemon's metrics. */
@@ -40,6 +42,7 @@ export class Metrics {
   #reconnects: Counter;
   #rpcErrors: Counter;
   #verdicts: Counter<"state">;
+  #kubeErrors: Counter<"resource" | "verb" | "code">;
 
   constructor(sources: MetricsSources) {
     const provider = this.#provider = sources.provider;
@@ -107,6 +110,29 @@ export class Metrics {
         labelNames: ["state"],
       }),
     );
+    this.#kubeErrors = r(
+      new Counter({
+        name: "flux_status_kubernetes_errors_total",
+        help:
+          "Kubernetes API calls that failed (--kubernetes), by resource, verb and HTTP code (0: no answer)",
+        labelNames: ["resource", "verb", "code"],
+      }),
+    );
+    const cluster = sources.clusterObjects;
+    if (cluster) {
+      r(
+        new Gauge({
+          name: "flux_status_kubernetes_objects",
+          help: "Flux objects in view (--kubernetes), all and those that deploy the repository",
+          labelNames: ["scope"],
+          collect(set) {
+            const { watched, counted } = cluster();
+            set(watched, { scope: "watched" });
+            set(counted, { scope: "repository" });
+          },
+        }),
+      );
+    }
     r(
       new Gauge({
         name: "flux_status_outbox_depth",
@@ -203,6 +229,11 @@ export class Metrics {
   /** Counts a rollout verdict. */
   verdict(state: string): void {
     this.#verdicts.inc({ state });
+  }
+
+  /** Counts a failed Kubernetes API call. */
+  kubeFailed(e: { resource: string; verb: string; status: number }): void {
+    this.#kubeErrors.inc({ resource: e.resource, verb: e.verb, code: String(e.status) });
   }
 
   /** The text exposition of every metric. */

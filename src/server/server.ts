@@ -33,14 +33,14 @@ export interface ServerOptions {
   connectToken?: Current<string>;
   /** Largest event body accepted, in bytes. */
   maxEventBytes: number;
-  /** Handles a valid event; resolves once it is durably stored. */
-  onEvent(event: ParsedEvent): Promise<{ statuses: number }>;
+  /** Handles a valid fluxd event; resolves once it is durably stored. Absent: no fluxd routes. */
+  onEvent?(event: ParsedEvent): Promise<{ statuses: number }>;
   /** Handles a Flux v2 event naming a commit; resolves once it is durably stored. */
   onFlux2Event?(outcome: Flux2Outcome & { sha: string }): Promise<{ statuses: number }>;
   /** notification-controller's generic-hmac key: every Flux v2 event must be signed with it. */
   flux2HmacKey?: Current<Uint8Array>;
   /** Takes a new fluxd socket (upgrade done), with the API version of its path. */
-  onSocket(socket: WebSocket, info: { version: number; userAgent: string }): void;
+  onSocket?(socket: WebSocket, info: { version: number; userAgent: string }): void;
   /** Readiness: why the daemon is not ready (empty when it is). */
   notReadyReasons(): string[];
   /** Liveness: why the daemon is unhealthy (store not writable), undefined when healthy. */
@@ -82,7 +82,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
 
   return async (request) => {
     const { pathname } = new URL(request.url);
-    const source = EVENTS_PATH.test(pathname)
+    const source = EVENTS_PATH.test(pathname) && options.onEvent
       ? "fluxd"
       : FLUX2_PATH.test(pathname) && options.onFlux2Event
       ? "flux2"
@@ -105,7 +105,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     try {
       if (source === "fluxd") return await handleEvent(request, tally);
       if (source === "flux2") return await handleFlux2(request, tally);
-      const daemon = DAEMON_PATH.exec(pathname);
+      const daemon = options.onSocket ? DAEMON_PATH.exec(pathname) : null;
       if (daemon) return await handleDaemon(request, Number(daemon[1]));
       if (pathname === "/healthz") {
         const reason = await options.unhealthyReason?.();
@@ -163,7 +163,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     }
     const userAgent = request.headers.get("user-agent") ?? "";
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 30 });
-    options.onSocket(socket, { version, userAgent });
+    options.onSocket!(socket, { version, userAgent });
     return response;
   }
 
@@ -177,7 +177,7 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
     }
     const body = decode(await readBody(request, maxEventBytes));
     const event = parseEvent(body);
-    const { statuses } = await options.onEvent(event);
+    const { statuses } = await options.onEvent!(event);
     tally.statuses = statuses;
     return json(200, { accepted: event.type, statuses });
   }

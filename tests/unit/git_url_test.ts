@@ -4,6 +4,7 @@ import {
   GitUrlError,
   parseGitUrl,
   type ProviderName,
+  sameRepository,
 } from "../../src/notifiers/git_url.ts";
 
 type Case = [name: string, url: string, expect: Partial<GitRemote>, provider?: ProviderName];
@@ -315,4 +316,30 @@ Deno.test("parseGitUrl() takes an IPv6 host in an scp-like remote", () => {
   });
   assert.equal(parseGitUrl("[::1]:acme/app.git", "gitea").origin, "https://[::1]");
   assert.equal(parseGitUrl("ssh://git@[::1]:2222/acme/app.git", "gitea").origin, "https://[::1]");
+});
+
+Deno.test("sameRepository: every form Flux's GitRepository may use names the same repository", () => {
+  const ours = parseGitUrl("https://github.com/acme/fleet");
+  for (
+    const url of [
+      "https://github.com/acme/fleet.git",
+      "https://github.com/acme/fleet/",
+      "https://x@GitHub.com/acme/fleet.git",
+      "ssh://git@github.com/acme/fleet",
+      "ssh://git@github.com:22/acme/fleet.git",
+      "git@github.com:acme/fleet.git",
+      "ssh://git@ssh.github.com:443/acme/fleet.git",
+    ]
+  ) assert.ok(sameRepository(ours, url), url);
+  for (
+    const url of [
+      "https://github.com/acme/fleet-staging",
+      "https://github.com/other/fleet",
+      "https://gitlab.com/acme/fleet",
+      "not a url",
+    ]
+  ) assert.ok(!sameRepository(ours, url), url);
+  const azure = parseGitUrl("https://dev.azure.com/o/p/_git/r");
+  assert.ok(sameRepository(azure, "ssh://git@ssh.dev.azure.com/v3/o/p/r"));
+  assert.ok(!sameRepository(azure, "ssh://git@ssh.dev.azure.com/v3/o/q/r"));
 });
