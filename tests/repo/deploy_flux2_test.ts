@@ -1,77 +1,66 @@
 /**
- * deploy/flux2/ is what a Flux v2 user applies: its Provider, Alert, Secrets, Deployment and
- * Service must fit together and use only what the daemon really accepts. The container is
- * resolved through the real option parser and config; the probes and the webhook address are
- * asked of the real handler.
+ * deploy/flux2/ is the kustomize base of `daemon --kubernetes`: its ServiceAccount, the binding
+ * to Flux's read-only `flux-view`, and a Deployment whose flags, env vars, Secret files, probes and
+ * port the real option parser and handler accept. `kubectl kustomize` builds it where kubectl is
+ * installed.
  */
 import assert from "node:assert/strict";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { parseFlags } from "../../src/cli/args.ts";
-import { commandFlags, envName, OPTION_META, resolveConfig } from "../../src/config/config.ts";
+import { commandFlags, resolveConfig } from "../../src/config/config.ts";
 import { createHandler } from "../../src/server/server.ts";
 
 // deno-lint-ignore no-explicit-any -- YAML documents are untyped; the assertions check their shape
 type Doc = { kind: string; metadata: { name: string; namespace?: string } } & Record<string, any>;
 
-const docs = parseAllDocuments(
-  await Deno.readTextFile(new URL("../../deploy/flux2/flux-status.yaml", import.meta.url)),
-).map((d) => d.toJS() as Doc).filter(Boolean);
-const find = (kind: string, name?: string) =>
-  docs.find((d) => d.kind === kind && (!name || d.metadata.name === name))!;
+const BASE = new URL("../../deploy/flux2/", import.meta.url);
+const kustomization = parse(await Deno.readTextFile(new URL("kustomization.yaml", BASE)));
+const docs: Doc[] = [];
+for (const file of kustomization.resources as string[]) {
+  const text = await Deno.readTextFile(new URL(file, BASE));
+  docs.push(...parseAllDocuments(text).map((d) => d.toJS() as Doc).filter(Boolean));
+}
+const find = (kind: string, name?: string) => {
+  const found = docs.find((d) => d.kind === kind && (!name || d.metadata.name === name));
+  assert.ok(found, `no ${kind} ${name ?? ""}`);
+  return found;
+};
 
-const KNOWN_ENV = new Set(
-  Object.entries(OPTION_META).flatMap(([key, meta]) => [
-    envName(key),
-    ...(meta.env ?? []),
-    ...(meta.secret ? [`${envName(key)}_FILE`] : []),
-  ]),
-);
-
-Deno.test("deploy/flux2: Provider, Alert and Secret send every event, signed, to the Service", async () => {
-  const provider = find("Provider");
-  const alert = find("Alert");
-  assert.equal(provider.spec.type, "generic-hmac");
-  const webhook = find("Secret", provider.spec.secretRef.name);
-  assert.ok(webhook.stringData.token, "the HMAC key");
-  assert.equal(alert.spec.providerRef.name, provider.metadata.name);
-  assert.equal(alert.spec.eventSeverity, "info", "Progressing and success events are info");
-  assert.equal(alert.spec.inclusionList, undefined);
-  assert.equal(alert.spec.exclusionList, undefined);
-  assert.ok(alert.spec.eventSources.some((s: { kind: string }) => s.kind === "Kustomization"));
-  assert.ok(alert.spec.eventSources.some((s: { kind: string }) => s.kind === "HelmRelease"));
-
-  const service = find("Service");
-  const address = new URL(webhook.stringData.address);
-  assert.equal(
-    address.hostname,
-    `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`,
-  );
-  assert.equal(Number(address.port), service.spec.ports[0].port);
-  // The address's path is the daemon's Flux v2 route.
-  const handler = createHandler({
-    maxEventBytes: 1,
-    onEvent: () => Promise.resolve({ statuses: 0 }),
-    onFlux2Event: () => Promise.resolve({ statuses: 0 }),
-    onSocket: () => {},
-    notReadyReasons: () => ["no fluxd"],
+Deno.test("deploy/flux2: the service account reads Flux objects through flux-view, cluster-wide", () => {
+  assert.equal(kustomization.namespace, "flux-system");
+  const account = find("ServiceAccount");
+  const binding = find("ClusterRoleBinding");
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "ClusterRole",
+    name: "flux-view",
   });
-  const res = await handler(new Request(address, { method: "GET" }));
-  assert.equal(res.status, 405, "the route exists and takes POSTs");
-  await res.body?.cancel();
+  assert.deepEqual(binding.subjects, [{
+    kind: "ServiceAccount",
+    name: account.metadata.name,
+    namespace: kustomization.namespace,
+  }]);
+  const pod = find("Deployment").spec.template.spec;
+  assert.equal(pod.serviceAccountName, account.metadata.name);
+  assert.notEqual(pod.automountServiceAccountToken, false, "the in-cluster token is needed");
+  const leader = find("Role", "flux-status-leader");
+  assert.ok(
+    leader.rules.some((r: { resources: string[]; verbs: string[] }) =>
+      r.resources.includes("leases") && r.verbs.includes("update")
+    ),
+  );
 });
 
-Deno.test("deploy/flux2: the Deployment runs with flags, env vars, probes and volumes the daemon accepts", async () => {
+Deno.test("deploy/flux2: the Deployment runs --kubernetes with flags, files, probes and the http-prom port the daemon accepts", async () => {
   const deployment = find("Deployment");
   const pod = deployment.spec.template.spec;
   const container = pod.containers.find((c: { name: string }) => c.name === "flux-status");
   const [command, ...args] = container.args as string[];
   assert.equal(command, "daemon");
-  for (const e of container.env) assert.ok(KNOWN_ENV.has(e.name), `unknown env var ${e.name}`);
   const flags = parseFlags(args, commandFlags("daemon"), "daemon");
-  const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [
-    e.name,
-    e.value,
-  ]));
+  const env = Object.fromEntries(
+    container.env.map((e: { name: string; value: string }) => [e.name, e.value]),
+  );
   const files: Record<string, string> = {};
   const mounts = container.volumeMounts as { name: string; mountPath: string }[];
   for (const m of mounts) {
@@ -90,33 +79,60 @@ Deno.test("deploy/flux2: the Deployment runs with flags, env vars, probes and vo
       return files[path]!;
     },
   });
-  assert.equal(config.flux2HmacKey, find("Secret", "flux-status-webhook").stringData.token);
+  assert.equal(config.kubernetes, true);
   assert.ok(config.githubToken);
-  const port = Number(config.listen.split(":").at(-1));
-  const service = find("Service");
-  const named = container.ports.find((p: { name: string }) =>
-    p.name === service.spec.ports[0].targetPort
-  );
-  assert.equal(named.containerPort, port);
-  const handler = createHandler({
-    maxEventBytes: 1,
-    onEvent: () => Promise.resolve({ statuses: 0 }),
-    onSocket: () => {},
-    notReadyReasons: () => ["fluxd is not connected"],
-  });
+  assert.equal(config.kubeconfig, undefined, "in a pod: the service account");
+  // Flux's NetworkPolicy and PodMonitor scrape a port named http-prom, 8080.
+  const port = container.ports.find((p: { name: string }) => p.name === "http-prom");
+  assert.equal(port.containerPort, 8080);
+  assert.equal(Number(config.listen.split(":").at(-1)), 8080);
+  assert.equal(find("Service").spec.ports[0].targetPort, "http-prom");
+  const handler = createHandler({ maxEventBytes: 1, notReadyReasons: () => [] });
   for (const probe of [container.livenessProbe, container.readinessProbe]) {
-    assert.equal(probe.httpGet.port, port);
-    const res = await handler(new Request(`http://pod:${port}${probe.httpGet.path}`));
-    assert.equal(res.status, 200, `${probe.httpGet.path} answers 200 without fluxd`);
+    assert.equal(probe.httpGet.port, "http-prom");
+    const res = await handler(new Request(`http://pod:8080${probe.httpGet.path}`));
+    assert.equal(res.status, 200, probe.httpGet.path);
     await res.body?.cancel();
   }
+  assert.equal(container.readinessProbe.httpGet.path, "/readyz", "says what is wrong");
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
-  assert.equal(container.securityContext.runAsNonRoot, true);
   const storeDir = config.store.slice(0, config.store.lastIndexOf("/"));
   const data = mounts.find((m) => m.mountPath === storeDir);
   assert.ok(data, "the KV store needs a volume");
   const volume = pod.volumes.find((v: { name: string }) => v.name === data.name);
   assert.equal(volume.persistentVolumeClaim.claimName, find("PersistentVolumeClaim").metadata.name);
-  assert.equal(deployment.spec.replicas, 1);
   assert.equal(deployment.spec.strategy.type, "Recreate", "one writer of the store at a time");
+});
+
+const kubectl = await new Deno.Command("kubectl", {
+  args: ["version", "--client"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "deploy/flux2: kubectl kustomize builds the base into every resource it lists, in flux-system",
+  ignore: !kubectl,
+  async fn() {
+    const out = await new Deno.Command("kubectl", {
+      args: ["kustomize", new URL(".", BASE).pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const built = parseAllDocuments(new TextDecoder().decode(out.stdout)).map((d) =>
+      d.toJS() as Doc
+    );
+    assert.deepEqual(
+      built.map((d) => `${d.kind}/${d.metadata.name}`).sort(),
+      docs.map((d) => `${d.kind}/${d.metadata.name}`).sort(),
+    );
+    for (const d of built) {
+      if (!["ClusterRoleBinding"].includes(d.kind)) {
+        assert.equal(d.metadata.namespace, "flux-system", d.kind);
+      }
+    }
+  },
 });

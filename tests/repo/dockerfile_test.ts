@@ -32,11 +32,15 @@ Deno.test("the image bakes explicit permissions: never -A, reads and writes only
 
 Deno.test("every Secret the deploy examples mount is readable by the image", async () => {
   const mounts: string[] = [];
-  for (const file of ["helm-values.yaml", "fluxd-patch.yaml", "flux2/flux-status.yaml"]) {
+  const files = [
+    "helm-values.yaml",
+    "fluxd-patch.yaml",
+    "flux2-webhook/flux-status.yaml",
+    "flux2/deployment.yaml",
+  ];
+  for (const file of files) {
     const text = await Deno.readTextFile(new URL(`../../deploy/${file}`, import.meta.url));
-    const docs = file.endsWith("flux-status.yaml")
-      ? parseAllDocuments(text).map((d) => d.toJS())
-      : [parse(text)];
+    const docs = file.includes("/") ? parseAllDocuments(text).map((d) => d.toJS()) : [parse(text)];
     const json = JSON.stringify(docs);
     for (const m of json.matchAll(/"(\/var\/run\/secrets[^"]*|\/data[^"]*)"/g)) mounts.push(m[1]!);
   }

@@ -56,3 +56,16 @@ Deno.test("parseFlags() takes a flag's one-letter spelling, and help shows it", 
     /^ {2}-o, --output <format> +Output$/m,
   );
 });
+
+Deno.test("parseFlags() adds up a repeatable flag's values; others keep the last", () => {
+  const flags: Flag[] = [
+    { key: "namespace", names: ["namespace"], value: "<ns>", repeatable: true },
+    { key: "gitUrl", names: ["git-url"], value: "<url>" },
+  ];
+  const out = parseFlags(
+    ["--namespace", "apps", "--git-url", "a", "--namespace=infra,tools", "--git-url", "b"],
+    flags,
+    "daemon",
+  );
+  assert.deepEqual(out, { namespace: "apps,infra,tools", gitUrl: "b" });
+});

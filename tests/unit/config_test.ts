@@ -140,3 +140,21 @@ Deno.test("each provider's token option is a secret option of the daemon and of 
     }
   }
 });
+
+Deno.test("--kubernetes: --namespace takes a list of names; its options need --kubernetes", () => {
+  const config = daemon({ kubernetes: true, namespace: "apps, infra,apps" });
+  assert.deepEqual(config.namespace, ["apps", "infra"]);
+  assert.throws(
+    () => daemon({ kubernetes: true, namespace: "Apps" }),
+    /--namespace expected namespace names, not 'Apps'/,
+  );
+  assert.throws(
+    () => daemon({ objectStatuses: true }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /--object-statuses works only with --kubernetes/.test(err.message),
+  );
+  // Nothing posted to it sets a status, so it may listen beyond loopback without a token.
+  assert.equal(daemon({ kubernetes: true, listen: "0.0.0.0:8080" }).listen, "0.0.0.0:8080");
+  assert.throws(() => daemon({ listen: "0.0.0.0:8080" }), /reachable beyond this host/);
+});
