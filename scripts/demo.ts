@@ -1,8 +1,8 @@
 /**
- * `deno task demo [--provider github|gitlab|azure-devops] [--flux2]`: the real daemon against a
- * simulated fluxd (or, with `--flux2`, Flux v2's notification-controller posting signed events)
- * and a local fake of the provider, printing each commit status as it lands. No cluster, no
- * token, no network.
+ * `deno task demo [--provider github|gitlab|azure-devops] [--flux2 | --kubernetes]`: the real
+ * daemon against a simulated fluxd (or, with `--flux2`, Flux v2's notification-controller posting
+ * signed events; with `--kubernetes`, a fake apiserver serving Flux v2 objects) and a local fake of
+ * the provider, printing each commit status as it lands. No cluster, no token, no network.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import { configureLogging } from "../src/runtime/logging.ts";
 import { FakeFluxd } from "../dev/fakes/fluxd.ts";
 import { flux2Fixture, postFlux2Event } from "../dev/fakes/notification_controller.ts";
 import { PROVIDERS } from "../tests/_providers.ts";
+import { startKubeApiserver } from "../dev/fakes/kube_apiserver.ts";
+import { flux, gitRepository, kubeconfigFor } from "../tests/_kube.ts";
 
 const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
 const PREVIOUS = "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
@@ -21,6 +23,7 @@ const GOOD = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
 const BAD = "9b1e4d7a2c5f8e0b3d6a9c2f5e8b1d4a7c0f3e62";
 const HMAC_KEY = "demo-hmac-key";
 const flux2 = Deno.args.includes("--flux2");
+const kubernetes = Deno.args.includes("--kubernetes");
 const ICONS: Record<string, string> = { pending: "…", succeeded: "✔", failed: "✘", canceled: "⊘" };
 
 const i = Deno.args.indexOf("--provider");
@@ -34,15 +37,25 @@ if (!harness) {
 await configureLogging({ level: "warning", format: "pretty", secrets: [] });
 const store = await Deno.makeTempDir({ prefix: "flux-status-demo-" });
 await using provider = await harness.start(["demo-token"]);
-const daemon = await startDaemon(daemonConfig({
-  ...provider.config,
-  instance: "demo",
-  [provider.tokenKey]: "demo-token",
-  listen: "127.0.0.1:0",
-  store: `${store}/kv.sqlite`,
-  pollInterval: "400ms",
-  flux2HmacKey: HMAC_KEY,
-}));
+const apiserver = kubernetes ? startKubeApiserver() : undefined;
+if (apiserver) {
+  await Deno.writeTextFile(`${store}/token`, apiserver.token);
+  await Deno.writeTextFile(`${store}/kubeconfig`, kubeconfigFor(apiserver, `${store}/token`));
+}
+const daemon = await startDaemon(
+  daemonConfig({
+    ...provider.config,
+    instance: "demo",
+    [provider.tokenKey]: "demo-token",
+    listen: "127.0.0.1:0",
+    store: `${store}/kv.sqlite`,
+    pollInterval: "400ms",
+    ...(kubernetes
+      ? { kubernetes: true, kubeconfig: `${store}/kubeconfig` }
+      : { flux2HmacKey: HMAC_KEY }),
+  }),
+  { kubernetes: { env: {}, settleMs: 200 } },
+);
 console.log(
   `flux-status daemon on ${daemon.addr.hostname}:${daemon.addr.port}, fake ${harness.name} at ${provider.config.apiUrl}\n`,
 );
@@ -52,7 +65,7 @@ const printed = new Map<string, number>();
 /** Prints new statuses as they land, until `done` holds (default: `n` statuses in all). */
 const landed = (n: number, done?: () => boolean) =>
   provider.waitFor(() => {
-    for (const sha of flux2 ? [GOOD, BAD] : [HEAD, PREVIOUS, BROKEN]) {
+    for (const sha of flux2 || kubernetes ? [GOOD, BAD] : [HEAD, PREVIOUS, BROKEN]) {
       const statuses = provider.statuses(sha);
       for (const s of statuses.slice(printed.get(sha) ?? 0)) {
         console.log(
@@ -68,6 +81,45 @@ const landed = (n: number, done?: () => boolean) =>
 /** Whether the newest status named `…/suffix` on `sha` is `state`. */
 const shows = (sha: string, suffix: string, state: string) => () =>
   provider.statuses(sha).filter((s) => s.name.endsWith(suffix)).at(-1)?.state === state;
+const both = (a: () => boolean, b: () => boolean) => () => a() && b();
+
+if (apiserver) {
+  // Flux's CRD takes only http(s):// and ssh:// URLs: `git@host:path` is `ssh://git@host/path`.
+  const repo = provider.config.gitUrl.replace(/^([^/:]+@[^/:]+):(?!\/\/)/, "ssh://$1/");
+  const apply = (what: string, ...objects: ReturnType<typeof flux>[]) => {
+    for (const o of objects) apiserver.apply(o);
+    console.log(`the cluster: ${what}`);
+  };
+  console.log(`flux-status reads Flux objects from a fake apiserver at ${apiserver.url}\n`);
+  apply(
+    "source-controller fetched a good commit; kustomize-controller applied apps and runs its health checks; helm-controller upgraded webapp",
+    gitRepository(GOOD, repo),
+    flux("kustomization-apps-progressing"),
+    flux("helmchart-apps-webapp-ready"),
+    flux("helmrelease-webapp-ready"),
+  );
+  await landed(
+    0,
+    both(shows(GOOD, "/demo/sync", "succeeded"), shows(GOOD, "/demo/workload", "pending")),
+  );
+  apply("apps passed its health checks", flux("kustomization-apps-ready"));
+  await landed(0, shows(GOOD, "/demo/workload", "succeeded"));
+  console.log("");
+  apply(
+    "then a bad commit: apps applied and failed its health checks; webapp's upgrade failed and was rolled back",
+    gitRepository(BAD, repo),
+    flux("kustomization-apps-healthcheck-failed"),
+    flux("helmrelease-webapp-upgrade-failed-rolled-back"),
+  );
+  await landed(0, both(shows(BAD, "/demo/sync", "failed"), shows(BAD, "/demo/workload", "failed")));
+  await daemon.stop();
+  await apiserver.close();
+  await Deno.remove(store, { recursive: true });
+  console.log(
+    `\nOne sync/workload pair per commit, whatever the number of objects: each line is a status the fake ${harness.name} received.`,
+  );
+  Deno.exit(0);
+}
 
 if (flux2) {
   const url = `http://127.0.0.1:${daemon.addr.port}/flux2/events`;

@@ -27,6 +27,16 @@ Deno.test("deno task demo --flux2 shows signed Flux v2 events becoming statuses 
   );
 });
 
+Deno.test("deno task demo --kubernetes shows a fake apiserver's Flux objects becoming one pair per commit", async () => {
+  const text = await demo(["--kubernetes"]);
+  assert.match(text, /✔ 3f2a9c1 {2}flux-status\/demo\/workload +succeeded Ready at 2\/2 objects/);
+  assert.match(
+    text,
+    /✘ 9b1e4d7 {2}flux-status\/demo\/sync +failed +Failed at 1\/2: helmrelease\/apps\/webapp \(UpgradeFailed\)/,
+  );
+  assert.doesNotMatch(text, /flux-status\/demo\/kustomization/, "no per-object statuses by default");
+});
+
 for (const provider of ["bitbucket", "bitbucket-server", "gitea"]) {
   Deno.test(`deno task demo --provider ${provider} runs the Flux v1 story against that fake`, async () => {
     const text = await demo(["--provider", provider]);
