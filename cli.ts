@@ -196,8 +196,8 @@ const COMMANDS: Record<string, CommandSpec> = {
     description:
       "Print the Deno permission flags the daemon needs with these options (deno run <flags> cli.ts daemon …)",
     options: "daemon",
-    run(flags) {
-      console.log(daemonPermissions(flags).join(" "));
+    async run(flags) {
+      console.log((await daemonPermissions(flags)).join(" "));
       return EXIT_CODES.succeeded;
     },
   },
@@ -241,20 +241,42 @@ function helpOf(name: string): string {
 
 /**
  * The permission flags of the daemon with these options: listen address, provider and fluxd API
- * hosts, store folder and secret files.
+ * hosts (with `--kubernetes`, the apiserver found as the daemon will find it), store folder,
+ * secret files and cluster credential files.
  *
  * @throws {ConfigError} when the options cannot work
+ * @throws {CredentialsError} with `--kubernetes`, when no cluster credentials are found
  */
-export function daemonPermissions(flags: Record<string, unknown>): string[] {
+export async function daemonPermissions(flags: Record<string, unknown>): Promise<string[]> {
   const given = sources(flags);
   const config = resolveConfig("daemon", given);
   const { remote, apiUrl } = notifierOptions(config);
   const provider = apiUrlFor(remote, apiUrl);
+  const cluster = config.kubernetes ? await clusterCredentials(config.kubeconfig) : undefined;
   return denoPermissions({
     listen: config.listen,
-    urls: [...(provider ? [provider] : []), config.fluxUrl],
+    urls: [
+      ...(provider ? [provider] : []),
+      ...(cluster ? [cluster.server] : [config.fluxUrl]),
+    ],
     store: config.store,
-    files: [...secretFiles(given), ...(config.caFile ? [config.caFile] : [])],
+    files: [
+      ...secretFiles(given),
+      ...(config.caFile ? [config.caFile] : []),
+      ...(cluster?.files ?? []),
+    ],
+    ...(cluster?.plugin ? { run: [cluster.plugin] } : {}),
+  });
+}
+
+/** Where `--kubernetes` finds the apiserver (loaded only then: `status` never needs it). */
+async function clusterCredentials(kubeconfig: string | undefined) {
+  const { loadCredentials } = await import("./src/sources/kubernetes/credentials.ts");
+  const { systemClock } = await import("./src/runtime/clock.ts");
+  return await loadCredentials({
+    ...(kubeconfig ? { kubeconfig } : {}),
+    env: Deno.env.toObject(),
+    clock: systemClock,
   });
 }
 

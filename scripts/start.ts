@@ -11,7 +11,7 @@ import { commandFlags } from "../src/config/config.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const args = Deno.args[0] === "daemon" ? Deno.args.slice(1) : Deno.args;
-const permissions = daemonPermissions(parseFlags(args, commandFlags("daemon"), "daemon"));
+const permissions = await daemonPermissions(parseFlags(args, commandFlags("daemon"), "daemon"));
 const child = new Deno.Command(Deno.execPath(), {
   args: ["run", ...permissions, CLI, "daemon", ...args],
   stdin: "inherit",

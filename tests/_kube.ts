@@ -35,8 +35,31 @@ export function gitRepository(sha: string, url = FLEET_URL): Obj {
   return flux("gitrepository-flux-system-ready", { c1: sha, url });
 }
 
-/** A kubeconfig (YAML) for the fake apiserver: its CA inline and a token file. */
-export function kubeconfigFor(api: KubeApiserver, tokenFile: string): string {
+/**
+ * A kubeconfig for the fake apiserver: its CA inline and a token file; YAML as kubectl writes it,
+ * or JSON (which needs no YAML parser, as in a pod).
+ */
+export function kubeconfigFor(
+  api: KubeApiserver,
+  tokenFile: string,
+  { json = false } = {},
+): string {
+  if (json) {
+    return JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      "current-context": "test",
+      clusters: [{
+        name: "fake",
+        cluster: { server: api.url, "certificate-authority-data": btoa(api.ca) },
+      }],
+      users: [{ name: "flux-status", user: { tokenFile } }],
+      contexts: [{
+        name: "test",
+        context: { cluster: "fake", user: "flux-status", namespace: "flux-system" },
+      }],
+    });
+  }
   return [
     "apiVersion: v1",
     "kind: Config",

@@ -1,7 +1,8 @@
 /**
  * The Deno permissions the daemon needs for one configuration, and nothing more: net to the
- * address it listens on, the provider's API host and fluxd's API host; read of its token files and
- * its store's folder; write of its store's folder; env (configuration is read from it). The
+ * address it listens on, the provider's API host and fluxd's API host (with `--kubernetes`, the
+ * apiserver's); read of its token files and its store's folder (and the cluster credentials' files);
+ * run of a kubeconfig's exec plugin; write of its store's folder; env (configuration is read from it). The
  * `permissions` command prints them and `deno task start` runs the daemon under them.
  *
  * @module
@@ -18,6 +19,8 @@ export interface PermissionPlan {
   store: string;
   /** Token and key files it reads (and re-reads). */
   files: string[];
+  /** Programs it runs (a kubeconfig's exec plugin). */
+  run?: string[];
 }
 
 /**
@@ -43,6 +46,7 @@ export function denoPermissions(plan: PermissionPlan): string[] {
     `--allow-read=${[...read].join(",")}`,
     `--allow-write=${folder}`,
     "--allow-env",
+    ...(plan.run?.length ? [`--allow-run=${plan.run.join(",")}`] : []),
     "--unstable-kv",
   ];
 }

@@ -11,9 +11,10 @@
  * - **Members.** Each object counted at a commit, with its verdict there. A succeeded verdict
  *   stays (a later failure at the same commit is drift, not the deploy); a failed one may still
  *   turn succeeded (Flux retries), never back to pending.
- * - **Moved on.** A member now at another commit (or gone) that was still pending at this one is
- *   canceled, "Superseded by <sha>"; its history's verdict for this commit counts instead when it
- *   has one (verdicts reached while nobody watched).
+ * - **Moved on.** A member now at another commit that was still pending at this one is canceled,
+ *   "Superseded by <sha>"; its history's verdict for this commit counts instead when it has one
+ *   (verdicts reached while nobody watched). A member deleted (or no longer of the repository)
+ *   stops counting.
  * - **Roll-up.** Failed when any member failed, pending while any is pending, canceled when the
  *   rest was superseded, succeeded when all succeeded; suspended objects are left out and named.
  *   A succeeded or canceled roll-up is final; a failed one may turn succeeded.
@@ -177,15 +178,21 @@ export class ClusterIntake {
           stillHere++;
           continue;
         }
-        if (now) movedTo.set(now, (movedTo.get(now) ?? 0) + 1);
-        if (!isPendingMember(member)) continue;
-        const why = now ? `Superseded by ${now.slice(0, 7)}` : "Removed";
         const after: Member = {
           ...member,
           ...(member.sync === "pending" ? { sync: "canceled" as const } : {}),
           ...(member.workload === "pending" ? { workload: "canceled" as const } : {}),
-          why,
+          why: now ? `Superseded by ${now.slice(0, 7)}` : "Removed",
         };
+        if (!now) {
+          // Deleted, or no longer of this repository: it does not count for the commit any more.
+          if (isPendingMember(member)) note(sha, object, member, after);
+          commit.members.delete(object);
+          memberWrites.push([clusterKeys.member(sha, object), null]);
+          continue;
+        }
+        movedTo.set(now, (movedTo.get(now) ?? 0) + 1);
+        if (!isPendingMember(member)) continue;
         commit.members.set(object, after);
         note(sha, object, member, after);
       }
@@ -193,7 +200,11 @@ export class ClusterIntake {
       const newest = [...movedTo].sort((a, b) => b[1] - a[1])[0]?.[0];
       let changed = false;
       for (const action of ACTIONS) {
-        const rollup = rollUp(action, counted, suspended.get(sha) ?? [], newest);
+        const rollup = rollUp(action, counted, suspended.get(sha) ?? [], newest) ??
+          // Every object left: what was still pending will never finish.
+          (stillHere === 0
+            ? { state: "canceled", description: "No object deploys it any more" } as const
+            : undefined);
         if (!rollup || !moves(commit.record[action], rollup.state)) continue;
         commit.record[action] = rollup.state;
         rollups.push({ sha, action, ...rollup, isHead: stillHere > 0 });

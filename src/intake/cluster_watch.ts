@@ -19,6 +19,7 @@ import {
   type ClusterObjects,
   FLUX_RESOURCES,
   judgeCluster,
+  slimFluxObject,
 } from "../sources/flux2/cluster_state.ts";
 import type { ClusterIntake } from "./cluster_intake.ts";
 
@@ -74,6 +75,7 @@ export class ClusterWatch {
             namespace,
             clock: options.clock,
             onChange: () => this.#alarm.wake(),
+            transform: slimFluxObject,
             onError: (err) => {
               log.warn("{error}", { error: err.message });
               options.onError?.(err);

@@ -34,7 +34,11 @@ Deno.test("deno task demo --kubernetes shows a fake apiserver's Flux objects bec
     text,
     /✘ 9b1e4d7 {2}flux-status\/demo\/sync +failed +Failed at 1\/2: helmrelease\/apps\/webapp \(UpgradeFailed\)/,
   );
-  assert.doesNotMatch(text, /flux-status\/demo\/kustomization/, "no per-object statuses by default");
+  assert.doesNotMatch(
+    text,
+    /flux-status\/demo\/kustomization/,
+    "no per-object statuses by default",
+  );
 });
 
 for (const provider of ["bitbucket", "bitbucket-server", "gitea"]) {

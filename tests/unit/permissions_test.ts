@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { denoPermissions } from "../../src/cli/permissions.ts";
 import { FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
+import { startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
+import { C1, FLEET_URL, flux, gitRepository, kubeconfigFor } from "../_kube.ts";
 import { runCli, startDaemonProcess } from "../_cli.ts";
 import { fixture, tempDir } from "../_helpers.ts";
 
@@ -71,4 +73,53 @@ Deno.test("the daemon runs end to end under exactly the permissions `flux-status
   );
   assert.equal(await daemon.terminate(), 0);
   assert.doesNotMatch(daemon.output(), /NotCapable|PermissionDenied|Requires .* access/);
+});
+
+Deno.test("daemon --kubernetes runs end to end under exactly the permissions `flux-status permissions` prints", async () => {
+  await using dir = await tempDir();
+  await using gh = await startFakeGitHub({ repos: ["acme/fleet"] });
+  const api = startKubeApiserver();
+  try {
+    await Deno.writeTextFile(`${dir.path}/kube-token`, api.token);
+    await Deno.writeTextFile(
+      `${dir.path}/kubeconfig`,
+      kubeconfigFor(api, `${dir.path}/kube-token`),
+    );
+    const args = [
+      "--kubernetes",
+      "--kubeconfig",
+      `${dir.path}/kubeconfig`,
+      "--git-url",
+      FLEET_URL,
+      "--api-url",
+      gh.url,
+      "--store",
+      `${dir.path}/store/kv.sqlite`,
+    ];
+    const printed = await runCli(["permissions", ...args, "--listen", "127.0.0.1:0"], {
+      GITHUB_TOKEN: "test-token",
+    });
+    assert.equal(printed.code, 0, printed.stderr);
+    const permissions = printed.stdout.trim().split(" ");
+    const net = permissions.find((p) => p.startsWith("--allow-net="))!;
+    assert.ok(net.includes(new URL(api.url).host), net);
+    assert.ok(!net.includes("localhost:3030"), "no fluxd API in this mode");
+    const read = permissions.find((p) => p.startsWith("--allow-read="))!;
+    assert.ok(read.includes(`${dir.path}/kube-token`), read);
+    api.apply(gitRepository(C1));
+    api.apply(flux("kustomization-apps-ready"));
+    await using daemon = await startDaemonProcess(
+      args,
+      { GITHUB_TOKEN: "test-token" },
+      permissions,
+    );
+    await gh.waitFor(
+      () => gh.statusesOf(C1).some((s) => s.context === "flux-status/default/workload"),
+      "the roll-up delivered by the restricted daemon",
+    );
+    assert.equal(await daemon.terminate(), 0);
+    assert.doesNotMatch(daemon.output(), /NotCapable|PermissionDenied|Requires .* access/);
+  } finally {
+    await api.close();
+  }
 });

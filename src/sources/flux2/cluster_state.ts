@@ -173,6 +173,107 @@ export function judgeCluster(
   return out;
 }
 
+/**
+ * The parts of a Flux object the verdicts read, and nothing else: a watch keeps one copy of every
+ * object, and a Kustomization's inventory or a HelmRelease's values may be large. Applied to each
+ * object as it arrives (a reflector's transform, as client-go's informers have).
+ *
+ * @example
+ * ```ts
+ * slimFluxObject(kustomization).status.inventory; // undefined
+ * ```
+ */
+export function slimFluxObject<T extends FluxObject>(o: T): T {
+  const { metadata: m, spec, status } = o;
+  const commit = m.annotations?.[COMMIT_ANNOTATION];
+  return {
+    ...(o.kind ? { kind: o.kind } : {}),
+    ...("apiVersion" in o ? { apiVersion: (o as { apiVersion?: string }).apiVersion } : {}),
+    metadata: {
+      name: m.name,
+      ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+      ...(m.generation !== undefined ? { generation: m.generation } : {}),
+      ...("resourceVersion" in m
+        ? { resourceVersion: (m as { resourceVersion?: string }).resourceVersion }
+        : {}),
+      ...(commit ? { annotations: { [COMMIT_ANNOTATION]: commit } } : {}),
+    },
+    spec: spec && pick(spec, SPEC_FIELDS),
+    status: status && {
+      ...pick(status, STATUS_FIELDS),
+      ...(Array.isArray(status.conditions)
+        ? { conditions: status.conditions.map((c: Condition) => slimCondition(c)) }
+        : {}),
+      ...(status.artifact
+        ? {
+          artifact: {
+            revision: status.artifact.revision,
+            ...(status.artifact.metadata
+              ? { metadata: pick(status.artifact.metadata, OCI_FIELDS) }
+              : {}),
+          },
+        }
+        : {}),
+      ...(Array.isArray(status.history)
+        ? { history: status.history.map((h: Record<string, unknown>) => pick(h, HISTORY_FIELDS)) }
+        : {}),
+    },
+  } as T;
+}
+
+/** A condition's fields the verdicts read; the message only where it carries a revision or a path. */
+function slimCondition(c: Condition): Condition {
+  const { type, status, reason, message } = c;
+  const read = type === "Reconciling" || (type === "Ready" && reason === "ArtifactFailed");
+  return { type, status, reason, message: read ? message : "" };
+}
+
+const SPEC_FIELDS = [
+  "url",
+  "sourceRef",
+  "suspend",
+  "wait",
+  "healthChecks",
+  "chart",
+  "chartRef",
+  "reconcileStrategy",
+  "test",
+  "install",
+  "upgrade",
+];
+const STATUS_FIELDS = [
+  "observedGeneration",
+  "lastAppliedRevision",
+  "lastAppliedOriginRevision",
+  "lastAttemptedRevision",
+  "lastAttemptedReleaseAction",
+  "helmChart",
+  "observedSourceArtifactRevision",
+];
+const HISTORY_FIELDS = [
+  "metadata",
+  "lastReconciledStatus",
+  "chartVersion",
+  "status",
+  "action",
+  "testHooks",
+];
+const OCI_FIELDS = ["org.opencontainers.image.source", "org.opencontainers.image.revision"];
+
+// deno-lint-ignore no-explicit-any -- copies the named fields of a JSON object
+function pick(from: Record<string, any>, fields: string[]): Record<string, any> {
+  // deno-lint-ignore no-explicit-any -- as above
+  const out: Record<string, any> = {};
+  for (const f of fields) if (from[f] !== undefined) out[f] = from[f];
+  // healthChecks' entries are not read: their count is.
+  if (Array.isArray(out.healthChecks)) out.healthChecks = out.healthChecks.map(() => ({}));
+  if (out.chart?.spec) {
+    const { sourceRef, reconcileStrategy } = out.chart.spec;
+    out.chart = { spec: { sourceRef, reconcileStrategy } };
+  }
+  return out;
+}
+
 function judgeKustomization(
   k: FluxObject,
   src: Source,

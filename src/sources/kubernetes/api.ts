@@ -96,7 +96,7 @@ export class KubeError extends Error {
 }
 
 /** One page size of lists, as client-go's pager. */
-const PAGE_SIZE = 500;
+const PAGE_SIZE = 100;
 
 /** A list or get gets no answer within this long: it failed. */
 const REQUEST_TIMEOUT_MS = 60_000;

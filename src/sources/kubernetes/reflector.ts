@@ -37,6 +37,8 @@ export interface ReflectorOptions {
   onChange(resource: Resource): void;
   /** Called on each failure, before the backoff. */
   onError?(err: KubeError): void;
+  /** Trims each object as it arrives to what is read of it (the copy keeps only that). */
+  transform?(object: KubeObject): KubeObject;
   /** Longest backoff between failures, in ms. @default 30_000 */
   maxBackoffMs?: number;
   /** Random numbers in [0, 1), for jitter and watch timeouts. @default Math.random */
@@ -89,7 +91,7 @@ export class Reflector {
     const fresh = Number(object.metadata.resourceVersion);
     const held = Number(this.objects.get(key)?.metadata.resourceVersion ?? 0);
     if (!Number.isSafeInteger(fresh) || !(fresh > held)) return false;
-    this.objects.set(key, object);
+    this.objects.set(key, this.#transform(object));
     return true;
   }
 
@@ -134,7 +136,7 @@ export class Reflector {
             const key = keyOf(event.object);
             if (event.type === "DELETED") this.objects.delete(key);
             else if (!isOlder(event.object, this.objects.get(key))) {
-              this.objects.set(key, event.object);
+              this.objects.set(key, this.#transform(event.object));
             }
             this.#options.onChange(resource);
           }
@@ -173,7 +175,11 @@ export class Reflector {
 
   #replace(items: KubeObject[]): void {
     this.objects.clear();
-    for (const item of items) this.objects.set(keyOf(item), item);
+    for (const item of items) this.objects.set(keyOf(item), this.#transform(item));
+  }
+
+  #transform(object: KubeObject): KubeObject {
+    return this.#options.transform ? this.#options.transform(object) : object;
   }
 }
 
