@@ -109,7 +109,10 @@ export class ClusterWatch {
    * The event itself is never taken as the truth.
    */
   async hint(kind: string, namespace: string, name: string): Promise<void> {
-    const entry = Object.entries(FLUX_RESOURCES).find(([, r]) => r.kind === kind);
+    // Status names carry the kind in lower case.
+    const entry = Object.entries(FLUX_RESOURCES).find(([, r]) =>
+      r.kind.toLowerCase() === kind.toLowerCase()
+    );
     if (!entry) return;
     const [key, resource] = entry as [keyof ClusterObjects, Resource];
     try {

@@ -9,6 +9,7 @@ import { daemonConfig } from "../../src/config/config.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { type KubeApiserver, startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
 import { tempDir } from "../_helpers.ts";
+import { flux2Fixture, postFlux2Event } from "../../dev/fakes/notification_controller.ts";
 import { C1, C2, FLEET_URL, flux, gitRepository, kubeconfigFor } from "../_kube.ts";
 
 type GitHub = Awaited<ReturnType<typeof startFakeGitHub>>;
@@ -240,4 +241,53 @@ Deno.test("--kubernetes --object-statuses: one pair per object besides the roll-
   assert.deepEqual(show(t.github, C1, "kustomization/flux-system/apps/workload"), [
     "succeeded: Healthy",
   ]);
+});
+
+Deno.test("--kubernetes: a missing CRD shows in /readyz as not served, and a fluxd route is gone", async () => {
+  await using t = await setup();
+  t.api.unserve("ocirepositories");
+  // The second refusal comes after the backoff the first one began: its reason is set by then.
+  await t.api.waitFor(
+    () =>
+      t.api.requests.filter((r) => r.path.endsWith("/ocirepositories") && r.status === 404)
+        .length >= 2,
+    "two refused lists",
+  );
+  const body = await (await fetch(`${t.url}/readyz`)).json();
+  assert.match(
+    body.reason,
+    /Cannot list ocirepositories\.source\.toolkit\.fluxcd\.io: the apiserver does not serve source\.toolkit\.fluxcd\.io\/v1 ocirepositories \(is its CRD installed\?\)/,
+  );
+  // No fluxd in this mode: its event route does not exist, so nothing posted there sets a status.
+  const res = await fetch(`${t.url}/v6/events`, { method: "POST", body: "{}" });
+  await res.body?.cancel();
+  assert.equal(res.status, 404);
+});
+
+Deno.test("--kubernetes: a notification-controller event is a hint: the object is read at once, never trusted", async () => {
+  await using t = await setup();
+  fleet(t.api, C1, "progressing");
+  await landed(t.github, C1, "workload", "pending");
+  // The event says applied and healthy; the cluster says otherwise: nothing changes but a GET.
+  const status = await postFlux2Event(
+    `${t.url}/flux2/events`,
+    flux2Fixture("kustomization-applied.json"),
+  );
+  assert.equal(status, 200);
+  assert.ok(
+    t.api.requests.some((r) => r.path.endsWith("/namespaces/flux-system/kustomizations/apps")),
+    "the object was read",
+  );
+  assert.deepEqual(show(t.github, C1, "workload"), [
+    "pending: Ready at 0/1 objects; waiting: kustomization/flux-system/apps",
+  ]);
+});
+
+Deno.test("--kubernetes --namespace: every list and watch is of those namespaces only", async () => {
+  await using t = await setup({ namespace: "flux-system,apps" });
+  fleet(t.api, C1, "ready");
+  await landed(t.github, C1, "workload", "succeeded");
+  const calls = t.api.requests.filter((r) => r.path.startsWith("/apis/"));
+  assert.ok(calls.length >= 10);
+  for (const r of calls) assert.match(r.path, /\/namespaces\/(flux-system|apps)\//, r.path);
 });
