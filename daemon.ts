@@ -28,6 +28,7 @@ import { parseGitUrl, sameRepository } from "./src/notifiers/git_url.ts";
 import { statusName, statusPrefix } from "./src/notifiers/notifier.ts";
 import { type ClusterCredentials, loadCredentials } from "./src/sources/kubernetes/credentials.ts";
 import { KubeApi } from "./src/sources/kubernetes/api.ts";
+import { LeaderElector } from "./src/sources/kubernetes/lease.ts";
 import { ClusterIntake } from "./src/intake/cluster_intake.ts";
 import { ClusterWatch, type ClusterWatchOptions } from "./src/intake/cluster_watch.ts";
 import type { ParsedEvent } from "./src/sources/flux/events.ts";
@@ -97,7 +98,10 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     fluxdConnected: () => link.isConnected,
     watches: () => watcher?.count() ?? Promise.resolve(0),
     ...(config.kubernetes
-      ? { clusterObjects: () => ({ watched: cluster?.objectCount ?? 0, counted: counted }) }
+      ? {
+        clusterObjects: () => ({ watched: cluster?.objectCount ?? 0, counted: counted }),
+        leading: () => elector?.isLeader ?? false,
+      }
       : {}),
   });
   let counted = 0;
@@ -141,7 +145,10 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
   });
   const access = new ProviderAccess({ notifier, pause: outbox.pause, clock });
   await outbox.migrate();
-  const delivering = outbox.run(controller.signal, hardStop.signal);
+  // With --kubernetes, only the replica holding the Lease delivers; the others keep their store
+  // up to date and check it against the provider when they take over.
+  const deliveries = new Deliveries(outbox, controller.signal, hardStop.signal);
+  if (!credentials) deliveries.start();
   const link = new FluxLink({
     onConnection: (reconnect) => reconnect && metrics.reconnected(),
     onRpcError: () => metrics.rpcFailed(),
@@ -187,6 +194,28 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     })
     : undefined;
   const following = cluster?.run(controller.signal) ?? Promise.resolve();
+  const elector = cluster
+    ? new LeaderElector({
+      api: cluster.api,
+      namespace: credentials?.namespace ?? "default",
+      name: `flux-status-${config.instance}`,
+      // client-go's hostname_uuid; a pod's HOSTNAME is its name (no --allow-sys needed).
+      identity: `${Deno.env.get("HOSTNAME") || "flux-status"}_${crypto.randomUUID().slice(0, 8)}`,
+      leaseDurationMs: config.leaseDuration,
+      clock,
+      onChange(leading) {
+        log.info("{what} the Lease flux-status-{instance}: {action}", {
+          what: leading ? "Holding" : "Lost",
+          instance: config.instance,
+          action: leading ? "delivering statuses" : "following, not writing",
+        });
+        if (leading) deliveries.start();
+        else deliveries.stop();
+      },
+      onError: (err) => metrics.kubeFailed(err),
+    })
+    : undefined;
+  const electing = elector?.run(controller.signal) ?? Promise.resolve();
   const checking = access.run(controller.signal);
   const rereading = rereadSecrets();
 
@@ -229,6 +258,9 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     notReadyReasons: () => {
       const reasons: string[] = [];
       if (cluster) reasons.push(...cluster.notReadyReasons());
+      if (elector?.problem && !elector.isLeader) {
+        reasons.push(`cannot take part in leader election: ${elector.problem.message}`);
+      }
       const fluxd = flux2Seen || cluster ? undefined : link.notReadyReason();
       if (fluxd) reasons.push(`${fluxd} (and no Flux v2 event has arrived)`);
       const provider = access.notReadyReason();
@@ -243,6 +275,9 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         return `the store is not writable: ${errorText(err)}`;
       }
     },
+    ...(elector
+      ? { readyDetails: () => ({ leading: elector.isLeader, leader: elector.holder ?? null }) }
+      : {}),
     renderMetrics: () => metrics.render(),
     metricsToken: () => config.metricsToken,
     onAnswered: (source, outcome, code) => metrics.eventAnswered(source, outcome, code),
@@ -283,19 +318,28 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         const timer = new AbortController();
         await Promise.race([
           Promise.allSettled([
-            delivering,
+            deliveries.done(),
             watching,
             timingOut,
             checking,
             rereading,
             following,
+            electing,
             server.finished,
           ]),
           clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
         timer.abort();
         hardStop.abort();
-        await Promise.allSettled([delivering, watching, timingOut, checking, rereading, following]);
+        await Promise.allSettled([
+          deliveries.done(),
+          watching,
+          timingOut,
+          checking,
+          rereading,
+          following,
+          electing,
+        ]);
         cluster?.close();
         kv.close();
         log.info("Stopped");
@@ -313,7 +357,7 @@ function startCluster(
   credentials: ClusterCredentials,
   options: NonNullable<DaemonDeps["kubernetes"]>,
   parts: Pick<ClusterWatchOptions, "clock" | "intake" | "onError" | "onJudged">,
-): ClusterWatch & { close(): void } {
+): ClusterWatch & { api: KubeApi; close(): void } {
   log.info("Reading Flux objects from {server} ({source})", {
     server: credentials.server,
     source: credentials.source,
@@ -328,7 +372,46 @@ function startCluster(
     ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
     ...(options.settleMs !== undefined ? { settleMs: options.settleMs } : {}),
   });
-  return Object.assign(watch, { close: () => api.close() });
+  return Object.assign(watch, { api, close: () => api.close() });
+}
+
+/** The outbox's delivery runs: one while this replica delivers, none while it follows. */
+class Deliveries {
+  #outbox: Outbox;
+  #stop: AbortSignal;
+  #hardStop: AbortSignal;
+  #lead: AbortController | undefined;
+  #runs: Promise<void>[] = [];
+
+  constructor(outbox: Outbox, stop: AbortSignal, hardStop: AbortSignal) {
+    this.#outbox = outbox;
+    this.#stop = stop;
+    this.#hardStop = hardStop;
+  }
+
+  /** Starts delivering (again). */
+  start(): void {
+    if (this.#lead || this.#stop.aborted) return;
+    const lead = this.#lead = new AbortController();
+    this.#runs.push(
+      this.#outbox.run(
+        AbortSignal.any([this.#stop, lead.signal]),
+        // Losing the Lease stops at once what is in flight: there must be one writer.
+        AbortSignal.any([this.#hardStop, lead.signal]),
+      ),
+    );
+  }
+
+  /** Stops delivering, in-flight calls too. */
+  stop(): void {
+    this.#lead?.abort();
+    this.#lead = undefined;
+  }
+
+  /** Resolves when every run has ended. */
+  done(): Promise<void> {
+    return Promise.allSettled(this.#runs).then(() => {});
+  }
 }
 
 /**

@@ -82,6 +82,8 @@ export interface KubeApiserver {
   resume(): Promise<void>;
   /** Open watch streams. */
   readonly watchers: number;
+  /** A Lease (`coordination.k8s.io/v1`) as stored, if any. */
+  lease(namespace: string, name: string): Obj | undefined;
   /** Resolves when `predicate` holds after a request (or now). */
   waitFor(predicate: () => boolean, what?: string): Promise<void>;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
   const history: Stored[] = [];
   const watchers = new Set<Watcher>();
   const forbidden = new Set<string>();
+  const leases = new Map<string, Obj>();
   const unserved = new Set<string>();
   const faults: number[] = [];
   const requests: KubeRequest[] = [];
@@ -211,6 +214,7 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
     get watchers() {
       return watchers.size;
     },
+    lease: (namespace, name) => structuredClone(leases.get(`${namespace}/${name}`)),
     waitFor(predicate, what = "condition") {
       if (predicate()) return Promise.resolve();
       return new Promise((resolve, reject) => {
@@ -233,7 +237,78 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
     },
   };
 
-  function handle(request: Request): Response {
+  /** Leases: the CRUD client-go's election uses (docs/kubernetes-api.md, "Leader election"). */
+  async function handleLease(
+    request: Request,
+    namespace: string,
+    name?: string,
+  ): Promise<Response> {
+    const verb = request.method === "GET" ? "get" : request.method === "POST" ? "create" : "update";
+    if (forbidden.has(`${verb} leases`)) {
+      return status(
+        403,
+        "Forbidden",
+        `leases.coordination.k8s.io${
+          name ? ` "${name}"` : ""
+        } is forbidden: User "${user}" cannot ${verb} resource "leases" in API group "coordination.k8s.io" in the namespace "${namespace}"`,
+        { group: "coordination.k8s.io", kind: "leases", ...(name ? { name } : {}) },
+      );
+    }
+    const notFound = (n: string) =>
+      status(404, "NotFound", `leases.coordination.k8s.io "${n}" not found`, {
+        name: n,
+        group: "coordination.k8s.io",
+        kind: "leases",
+      });
+    const store = (lease: Obj, fresh: boolean) => {
+      rv++;
+      lease.apiVersion = "coordination.k8s.io/v1";
+      lease.kind = "Lease";
+      lease.metadata = {
+        ...lease.metadata,
+        namespace,
+        resourceVersion: String(rv),
+        uid: fresh ? crypto.randomUUID() : lease.metadata.uid,
+      };
+      leases.set(`${namespace}/${lease.metadata.name}`, lease);
+      return Response.json(lease, { status: fresh ? 201 : 200 });
+    };
+    if (request.method === "GET") {
+      const held = name ? leases.get(`${namespace}/${name}`) : undefined;
+      return held ? Response.json(held) : notFound(name ?? "");
+    }
+    const body = await request.json() as Obj;
+    const key = `${namespace}/${body.metadata?.name}`;
+    if (request.method === "POST") {
+      if (leases.has(key)) {
+        return status(
+          409,
+          "AlreadyExists",
+          `leases.coordination.k8s.io "${body.metadata.name}" already exists`,
+        );
+      }
+      return store(body, true);
+    }
+    const held = leases.get(key);
+    if (!held) return store(body, true); // PUT creates a missing Lease
+    if (!body.metadata?.resourceVersion) {
+      return status(
+        422,
+        "Invalid",
+        `Lease.coordination.k8s.io "${body.metadata.name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
+      );
+    }
+    if (body.metadata.resourceVersion !== held.metadata.resourceVersion) {
+      return status(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on leases.coordination.k8s.io "${body.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    return store({ ...body, metadata: { ...body.metadata, uid: held.metadata.uid } }, false);
+  }
+
+  async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const auth = request.headers.get("authorization");
     if (auth !== `Bearer ${fake.token}`) {
@@ -257,6 +332,9 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
     const m = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(
       url.pathname,
     );
+    if (m && m[1] === "coordination.k8s.io" && m[2] === "v1" && m[4] === "leases" && m[3]) {
+      return await handleLease(request, m[3], m[5]);
+    }
     const crd = m ? crds.get(m[4]!) : undefined;
     const namespace = m?.[3], name = m?.[5];
     const query = url.searchParams;
@@ -416,8 +494,8 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
   function listen(onPort: number): void {
     server = Deno.serve(
       { hostname: "127.0.0.1", port: onPort, cert, key, onListen() {} },
-      (req) => {
-        const res = handle(req);
+      async (req) => {
+        const res = await handle(req);
         const url = new URL(req.url);
         requests.push({
           method: req.method,

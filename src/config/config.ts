@@ -324,6 +324,11 @@ const DAEMON = {
     value: "<ns>",
     repeatable: true,
   }),
+  leaseDuration: option(duration("15s", { positive: true }), {
+    help:
+      "With --kubernetes: replicas elect one writer on the Lease flux-status-<instance>; a leader silent this long is replaced",
+    value: "<duration>",
+  }),
   objectStatuses: option(bool(false), {
     help:
       "With --kubernetes: also a sync/workload pair per object (…/<kind>/<namespace>/<name>/<action>)",

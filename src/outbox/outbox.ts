@@ -191,7 +191,7 @@ export class Outbox {
   #lastSeq = 0;
   #alarm = new Alarm();
   #index = new OutboxIndex();
-  /** When this outbox was created: entries queued earlier come from an earlier run. */
+  /** When the current run began: entries queued earlier come from an earlier run. */
   #startedAt: number;
   /** Entries of earlier runs, checked against the provider before their first send. */
   #restore: RestoreCheck;
@@ -332,6 +332,9 @@ export class Outbox {
    */
   async run(signal: AbortSignal, abortDeliveries: AbortSignal = signal): Promise<void> {
     let loaded = false;
+    // Entries queued before this run (an earlier process, or this replica while it followed)
+    // are checked against the provider before their first send.
+    this.#startedAt = this.#clock.now();
     while (!signal.aborted) {
       let nextDue: number;
       try {
@@ -444,6 +447,7 @@ export class Outbox {
           subject,
           name: entry.status.name,
           enqueuedAt: entry.enqueuedAt,
+          status: entry.status,
           versionstamp: (current as Deno.KvEntry<OutboxEntry>).versionstamp,
         }, signal);
         if (!newer) await this.#notifier.setStatus(sha, entry.status, signal);
@@ -460,7 +464,7 @@ export class Outbox {
       }
       if (newer) {
         log.warn(
-          "Skipped {status} {state} on {sha}: the provider has {newer} from {updatedAt}, written after it was queued (a store restored from a backup, or delivered just before a crash)",
+          "Skipped {status} {state} on {sha}: the provider has {newer} from {updatedAt}, the same or written after it was queued (a takeover, a store restored from a backup, or delivered just before a crash)",
           { ...props, newer: newer.state, updatedAt: newer.updatedAt },
         );
         await this.#remove(current);

@@ -1,10 +1,11 @@
 /**
  * A store from the past: entries an earlier run queued (read from the store at start, after a
- * restart or from a store restored from an older backup) are checked against the provider before
- * their first send, one read of the commit's statuses per commit. An entry the provider already
- * has a status for, written more than {@linkcode PROVIDER_CLOCK_SKEW_MS} after the entry was
- * queued, is not sent: that status is newer than the entry (or is the entry itself, delivered just
- * before a crash). A check that fails is made again on the entry's next attempt.
+ * restart, a takeover by this replica, or from a store restored from an older backup) are checked
+ * against the provider before their first send, one read of the commit's statuses per commit. An
+ * entry is not sent when the provider already has a status of its name written more than
+ * {@linkcode PROVIDER_CLOCK_SKEW_MS} after the entry was queued (newer than the entry), or one
+ * saying exactly what the entry says (delivered by another replica, or just before a crash). A
+ * check that fails is made again on the entry's next attempt.
  *
  * @module
  */
@@ -25,6 +26,8 @@ export interface Unchecked {
   name: string;
   /** When it was queued, epoch ms. */
   enqueuedAt: number;
+  /** What it would set: a provider status saying exactly this needs no second write. */
+  status?: { state: string; description: string };
   /** The store's version of the entry. */
   versionstamp: string;
 }
@@ -75,7 +78,11 @@ export class RestoreCheck {
     const there = (await read).find((s) => s.name === e.name);
     this.#settle(e.sha, e.subject);
     const writtenAt = there?.updatedAt ? Date.parse(there.updatedAt) : NaN;
-    return writtenAt > e.enqueuedAt + PROVIDER_CLOCK_SKEW_MS ? there : undefined;
+    // The same state and text is there already (another replica, or this one before a crash,
+    // delivered it): sending it again would only repeat it.
+    const same = there !== undefined && e.status !== undefined &&
+      there.state === e.status.state && there.description === e.status.description;
+    return same || writtenAt > e.enqueuedAt + PROVIDER_CLOCK_SKEW_MS ? there : undefined;
   }
 
   #settle(sha: string, subject: string): void {

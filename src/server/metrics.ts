@@ -26,6 +26,8 @@ export interface MetricsSources {
   watches(): Promise<number>;
   /** Flux objects in view (`--kubernetes`), and how many deploy the repository; absent otherwise. */
   clusterObjects?(): { watched: number; counted: number };
+  /** Whether this replica holds the Lease (`--kubernetes`); absent otherwise. */
+  leading?(): boolean;
 }
 
 /** The daemon's metrics. */
@@ -118,6 +120,18 @@ export class Metrics {
         labelNames: ["resource", "verb", "code"],
       }),
     );
+    const leading = sources.leading;
+    if (leading) {
+      r(
+        new Gauge({
+          name: "flux_status_leader",
+          help: "1 while this replica holds the Lease and delivers statuses (--kubernetes)",
+          collect(set) {
+            set(leading() ? 1 : 0);
+          },
+        }),
+      );
+    }
     const cluster = sources.clusterObjects;
     if (cluster) {
       r(

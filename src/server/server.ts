@@ -43,6 +43,8 @@ export interface ServerOptions {
   onSocket?(socket: WebSocket, info: { version: number; userAgent: string }): void;
   /** Readiness: why the daemon is not ready (empty when it is). */
   notReadyReasons(): string[];
+  /** More facts `/readyz` reports either way (with `--kubernetes`: who leads). */
+  readyDetails?(): Record<string, unknown>;
   /** Liveness: why the daemon is unhealthy (store not writable), undefined when healthy. */
   unhealthyReason?(): Promise<string | undefined>;
   /** Renders `/metrics`; absent: no such route. */
@@ -113,9 +115,10 @@ export function createHandler(options: ServerOptions): (request: Request) => Pro
       }
       if (pathname === "/readyz") {
         const reasons = options.notReadyReasons();
+        const details = options.readyDetails?.() ?? {};
         return reasons.length > 0
-          ? json(503, { status: "not ready", reason: reasons.join("; "), reasons })
-          : json(200, { status: "ready" });
+          ? json(503, { status: "not ready", reason: reasons.join("; "), reasons, ...details })
+          : json(200, { status: "ready", ...details });
       }
       if (pathname === "/metrics" && options.renderMetrics) return await handleMetrics(request);
       return json(404, { error: `No route for ${request.method} ${pathname}` });

@@ -1,8 +1,9 @@
 /**
  * deploy/flux2/ is the kustomize base of `daemon --kubernetes`: its ServiceAccount, the binding
- * to Flux's read-only `flux-view`, and a Deployment whose flags, env vars, Secret files, probes and
- * port the real option parser and handler accept. `kubectl kustomize` builds it where kubectl is
- * installed.
+ * to Flux's read-only `flux-view`, the Role for the replicas' Lease, and a StatefulSet of two
+ * replicas (a store volume each, a PodDisruptionBudget, anti-affinity) whose flags, env vars, Secret
+ * files, probes and port the real option parser and handler accept. `kubectl kustomize` builds it
+ * where kubectl is installed.
  */
 import assert from "node:assert/strict";
 import { parse, parseAllDocuments } from "yaml";
@@ -40,20 +41,55 @@ Deno.test("deploy/flux2: the service account reads Flux objects through flux-vie
     name: account.metadata.name,
     namespace: kustomization.namespace,
   }]);
-  const pod = find("Deployment").spec.template.spec;
+  const pod = find("StatefulSet").spec.template.spec;
   assert.equal(pod.serviceAccountName, account.metadata.name);
   assert.notEqual(pod.automountServiceAccountToken, false, "the in-cluster token is needed");
-  const leader = find("Role", "flux-status-leader");
-  assert.ok(
-    leader.rules.some((r: { resources: string[]; verbs: string[] }) =>
-      r.resources.includes("leases") && r.verbs.includes("update")
-    ),
-  );
 });
 
-Deno.test("deploy/flux2: the Deployment runs --kubernetes with flags, files, probes and the http-prom port the daemon accepts", async () => {
-  const deployment = find("Deployment");
-  const pod = deployment.spec.template.spec;
+Deno.test("deploy/flux2: two replicas, each with its own store, may hold and renew the Lease of their instance", () => {
+  const set = find("StatefulSet");
+  assert.equal(set.spec.replicas, 2);
+  assert.equal(set.spec.updateStrategy.type, "RollingUpdate");
+  const [command, ...args] = set.spec.template.spec.containers[0].args as string[];
+  assert.equal(command, "daemon");
+  const config = resolveConfig("daemon", {
+    flags: parseFlags(args, commandFlags("daemon"), "daemon"),
+    env: { GITHUB_TOKEN: "x" },
+    readTextFile: () => "",
+  });
+  const lease = `flux-status-${config.instance}`;
+  const role = find("Role", "flux-status-leader");
+  type Rule = {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+    resourceNames?: string[];
+  };
+  const may = (verb: string) =>
+    (role.rules as Rule[]).some((r) =>
+      r.apiGroups.includes("coordination.k8s.io") && r.resources.includes("leases") &&
+      r.verbs.includes(verb) && (!r.resourceNames || r.resourceNames.includes(lease))
+    );
+  for (const verb of ["get", "create", "update"]) assert.ok(may(verb), `${verb} ${lease}`);
+  const binding = find("RoleBinding", "flux-status-leader");
+  assert.equal(binding.roleRef.name, role.metadata.name);
+  assert.equal(binding.subjects[0].name, find("ServiceAccount").metadata.name);
+  const store = set.spec.volumeClaimTemplates.find((v: { metadata: { name: string } }) =>
+    v.metadata.name === "data"
+  );
+  assert.ok(store, "a store volume per replica");
+  const budget = find("PodDisruptionBudget");
+  assert.equal(budget.spec.minAvailable, 1);
+  assert.deepEqual(budget.spec.selector.matchLabels, set.spec.selector.matchLabels);
+  const anti = set.spec.template.spec.affinity.podAntiAffinity
+    .preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+  assert.equal(anti.topologyKey, "kubernetes.io/hostname");
+  assert.equal(find("Service").metadata.name, set.spec.serviceName);
+});
+
+Deno.test("deploy/flux2: the StatefulSet runs --kubernetes with flags, files, probes and the http-prom port the daemon accepts", async () => {
+  const set = find("StatefulSet");
+  const pod = set.spec.template.spec;
   const container = pod.containers.find((c: { name: string }) => c.name === "flux-status");
   const [command, ...args] = container.args as string[];
   assert.equal(command, "daemon");
@@ -65,7 +101,7 @@ Deno.test("deploy/flux2: the Deployment runs --kubernetes with flags, files, pro
   const mounts = container.volumeMounts as { name: string; mountPath: string }[];
   for (const m of mounts) {
     const volume = pod.volumes.find((v: { name: string }) => v.name === m.name);
-    if (!volume.secret) continue;
+    if (!volume?.secret) continue; // the store is a claim template, not a pod volume
     const secret = find("Secret", volume.secret.secretName);
     for (const [key, value] of Object.entries(secret.stringData)) {
       files[`${m.mountPath}/${key}`] = value as string;
@@ -99,9 +135,12 @@ Deno.test("deploy/flux2: the Deployment runs --kubernetes with flags, files, pro
   const storeDir = config.store.slice(0, config.store.lastIndexOf("/"));
   const data = mounts.find((m) => m.mountPath === storeDir);
   assert.ok(data, "the KV store needs a volume");
-  const volume = pod.volumes.find((v: { name: string }) => v.name === data.name);
-  assert.equal(volume.persistentVolumeClaim.claimName, find("PersistentVolumeClaim").metadata.name);
-  assert.equal(deployment.spec.strategy.type, "Recreate", "one writer of the store at a time");
+  assert.ok(
+    set.spec.volumeClaimTemplates.some((v: { metadata: { name: string } }) =>
+      v.metadata.name === data.name
+    ),
+    "the store is the replica's own claim",
+  );
 });
 
 const kubectl = await new Deno.Command("kubectl", {

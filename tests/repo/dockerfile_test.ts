@@ -36,7 +36,7 @@ Deno.test("every Secret the deploy examples mount is readable by the image", asy
     "helm-values.yaml",
     "fluxd-patch.yaml",
     "flux2-webhook/flux-status.yaml",
-    "flux2/deployment.yaml",
+    "flux2/statefulset.yaml",
   ];
   for (const file of files) {
     const text = await Deno.readTextFile(new URL(`../../deploy/${file}`, import.meta.url));

@@ -151,3 +151,29 @@ Deno.test("A failed check of the provider is made again on the next attempt", as
   ]);
   assert.deepEqual(gh.statusesOf(SHA).map((s) => s.state), ["success"]);
 });
+
+Deno.test("An entry the provider already shows word for word is not sent again (another replica delivered it)", async () => {
+  await using gh = await startFakeGitHub();
+  await using dir = await tempDir();
+  const clock = new ManualClock(Date.now());
+  // This replica queued them while following; the leader delivered sync and, before it stopped,
+  // only workload's pending.
+  await queueOnly(`${dir.path}/kv.sqlite`, clock, gh, [
+    change("sync", "succeeded"),
+    change("workload", "failed"),
+  ]);
+  const leader = await deliver(`${dir.path}/leader.sqlite`, clock, gh, 2, [
+    change("sync", "succeeded"),
+    change("workload", "pending"),
+  ]);
+  assert.deepEqual(leader.settled.map((s) => s.outcome), ["delivered", "delivered"]);
+
+  const takeover = await deliver(`${dir.path}/kv.sqlite`, clock, gh, 2);
+
+  // sync: there already, word for word; workload: news.
+  assert.deepEqual(
+    takeover.settled.map((s) => [s.action, s.outcome]).sort(),
+    [["sync", "skipped"], ["workload", "delivered"]],
+  );
+  assert.equal(gh.statusesOf(SHA).filter((s) => s.context === "flux-status/dev/sync").length, 1);
+});

@@ -55,7 +55,7 @@ export interface WatchEvent {
 }
 
 /** A verb this client uses, for messages and RBAC. */
-export type Verb = "get" | "list" | "watch";
+export type Verb = "get" | "list" | "watch" | "create" | "update";
 
 /** The apiserver refused a call, or could not be reached. */
 export class KubeError extends Error {
@@ -236,6 +236,55 @@ export class KubeApi {
     }
   }
 
+  /**
+   * Creates an object (POST to its collection).
+   *
+   * @returns the object as stored
+   * @throws {KubeError} 409 AlreadyExists when it exists, or any other refusal
+   */
+  async create(
+    resource: Resource,
+    namespace: string,
+    object: KubeObject,
+    signal?: AbortSignal,
+  ): Promise<KubeObject> {
+    const res = await this.#call(
+      "create",
+      resource,
+      collection(resource, namespace),
+      new URLSearchParams(),
+      {
+        signal,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        method: "POST",
+        body: object,
+      },
+    );
+    return await res.json() as KubeObject;
+  }
+
+  /**
+   * Replaces an object (PUT), conditionally on its `metadata.resourceVersion`.
+   *
+   * @returns the object as stored
+   * @throws {KubeError} 409 Conflict when it changed since that version, or any other refusal
+   */
+  async replace(
+    resource: Resource,
+    namespace: string,
+    object: KubeObject,
+    signal?: AbortSignal,
+  ): Promise<KubeObject> {
+    const path = `${collection(resource, namespace)}/${encodeURIComponent(object.metadata.name)}`;
+    const res = await this.#call("update", resource, path, new URLSearchParams(), {
+      signal,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      method: "PUT",
+      body: object,
+    });
+    return await res.json() as KubeObject;
+  }
+
   /** Releases the HTTP client. */
   close(): void {
     this.#client.close();
@@ -246,10 +295,16 @@ export class KubeApi {
     resource: Resource,
     path: string,
     query: URLSearchParams,
-    { signal, timeoutMs }: { signal?: AbortSignal | undefined; timeoutMs?: number },
+    { signal, timeoutMs, method = "GET", body }: {
+      signal?: AbortSignal | undefined;
+      timeoutMs?: number;
+      method?: "GET" | "POST" | "PUT";
+      body?: unknown;
+    },
   ): Promise<Response> {
     const name = resourceName(resource);
     const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
     let token: string | undefined;
     try {
       token = await this.#credentials.token();
@@ -267,7 +322,9 @@ export class KubeApi {
     let res: Response;
     try {
       res = await fetch(`${this.#credentials.server}${path}?${query}`, {
+        method,
         headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         client: this.#client,
         signal: AbortSignal.any(signals),
       });
