@@ -10,6 +10,7 @@ import {
   commandFlags,
   type CommandName,
   ConfigError,
+  instancesOf,
   notifierOptions,
   resolveConfig,
   secretFiles,
@@ -149,7 +150,20 @@ async function statusNames(
   notifier: Notifier,
   signal?: AbortSignal,
 ): Promise<string[]> {
-  const { instance, object } = config;
+  const names = await Promise.all(
+    instancesOf(config).map((instance) => instanceNames(config, instance, notifier, signal)),
+  );
+  return names.flat();
+}
+
+/** {@linkcode statusNames} of one instance. */
+async function instanceNames(
+  config: StatusConfig,
+  instance: string,
+  notifier: Notifier,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const { object } = config;
   if (config.action !== "all") return [statusName(instance, config.action, object)];
   const pair = (["sync", "workload"] as const).map((a) => statusName(instance, a, object));
   if (object) return pair;

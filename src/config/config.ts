@@ -343,6 +343,20 @@ const DAEMON = {
 
 const STATUS = {
   ...SHARED,
+  instance: option(
+    withDefault(
+      "default",
+      matching(
+        /^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/,
+        "expected instance names (letters, digits, '.', '_' or '-'), comma-separated",
+      ),
+    ),
+    {
+      help:
+        "Instance name(s) in flux-status/<instance>/<action>; several, comma-separated, gate on all (one per cluster)",
+      value: "<name[,name]>",
+    },
+  ),
   commitId: option(matching(/^[0-9a-fA-F]{4,64}$/, "expected a commit SHA"), {
     help: "Commit SHA to read the status of",
     value: "<sha>",
@@ -398,6 +412,11 @@ type ConfigOf<O extends Record<string, Option<unknown>>> =
 export type DaemonConfig = ConfigOf<typeof DAEMON>;
 /** Parsed status configuration. */
 export type StatusConfig = ConfigOf<typeof STATUS>;
+
+/** The instances `status` reads: `--instance dev,prod` is two. */
+export function instancesOf(config: Pick<StatusConfig, "instance">): string[] {
+  return [...new Set(config.instance.split(","))];
+}
 
 /** Every command's options. */
 const OPTIONS: Record<CommandName, Record<string, Option<unknown>>> = {

@@ -234,3 +234,42 @@ Deno.test("the program says it serves Flux v2 and v1; status takes -o and GH_TOK
   assert.equal(out.code, 0, out.stderr);
   assert.equal(out.stdout.trim(), "flux-status/dev/sync: succeeded - Synced 2f0ab35");
 });
+
+Deno.test("status --instance dev,prod --wait gates on every cluster: a line each, the worst verdict", async () => {
+  await using gh = await startFakeGitHub();
+  const now = new Date().toISOString();
+  const status = (id: number, context: string, state: string) => ({
+    id,
+    state,
+    description: state,
+    target_url: null,
+    context,
+    created_at: now,
+    updated_at: now,
+  });
+  gh.statuses.set(`acme/app@${SHA}`, [
+    status(2, "flux-status/prod/workload", "failure"),
+    status(1, "flux-status/dev/workload", "success"),
+  ]);
+  const args = [
+    ...base(gh.url).map((a) => a === "dev" ? "dev,prod" : a),
+    "--wait",
+    "--timeout",
+    "5s",
+  ];
+  const failed = await runCli(args, { GITHUB_TOKEN: "test-token" });
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.deepEqual(
+    failed.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((j) => [j.name, j.state]),
+    [["flux-status/dev/workload", "succeeded"], ["flux-status/prod/workload", "failed"]],
+  );
+  // A cluster that has not reported yet: the whole gate times out, naming it.
+  const waiting = await runCli(
+    [...base(gh.url).map((a) => a === "dev" ? "dev,staging" : a), "--wait", "--timeout", "1s"],
+    { GITHUB_TOKEN: "test-token" },
+  );
+  assert.equal(waiting.code, 124, waiting.stderr);
+  assert.match(waiting.stderr, /timed out after 1s waiting for .*flux-status\/staging\/workload/);
+  assert.match(waiting.stdout, /"name":"flux-status\/staging\/workload","state":"absent"/);
+  assert.deepEqual(gh.violations, []);
+});
