@@ -316,22 +316,7 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         link.closeAll();
         controller.abort();
         const timer = new AbortController();
-        await Promise.race([
-          Promise.allSettled([
-            deliveries.done(),
-            watching,
-            timingOut,
-            checking,
-            rereading,
-            following,
-            electing,
-            server.finished,
-          ]),
-          clock.sleep(deadlineMs, timer.signal).catch(() => {}),
-        ]);
-        timer.abort();
-        hardStop.abort();
-        await Promise.allSettled([
+        const loops = () => [
           deliveries.done(),
           watching,
           timingOut,
@@ -339,7 +324,14 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
           rereading,
           following,
           electing,
+        ];
+        await Promise.race([
+          Promise.allSettled([...loops(), server.finished]),
+          clock.sleep(deadlineMs, timer.signal).catch(() => {}),
         ]);
+        timer.abort();
+        hardStop.abort();
+        await Promise.allSettled(loops());
         cluster?.close();
         kv.close();
         log.info("Stopped");

@@ -113,6 +113,34 @@ const post = async (url: string, body: string) => {
   if (res.status !== 200) throw new Error(`event answered ${res.status}`);
 };
 
+/**
+ * A fake apiserver serving the GitRepository of acme/app at `sha` and `objects - 1` Kustomizations
+ * Ready at it, and a `--kubernetes` daemon reading it through a JSON kubeconfig (no YAML parser: as
+ * in a pod); `started` is when the daemon was started.
+ */
+async function fleet(apiUrl: string, store: string, objects: number, sha: string) {
+  const api = startKubeApiserver();
+  const dir = store.slice(0, store.lastIndexOf("/"));
+  await Deno.writeTextFile(`${dir}/token`, api.token);
+  await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigFor(api, `${dir}/token`, { json: true }));
+  api.apply(gitRepository(sha, FLEET_REPO));
+  for (let i = 0; i < objects - 1; i++) {
+    api.apply(flux("kustomization-apps-ready", { c1: sha, name: `app-${i}` }));
+  }
+  const started = performance.now();
+  const d = await daemon(apiUrl, store, [
+    "--kubernetes",
+    "--kubeconfig",
+    `${dir}/kubeconfig`,
+    "--git-url",
+    FLEET_REPO,
+  ]);
+  return { api, d, started };
+}
+
+/** The repository of the --kubernetes rows: the fake GitHub's. */
+const FLEET_REPO = "ssh://git@github.com/acme/app";
+
 /** Row 1's idle RSS of the daemon with fluxd connected: the baseline of the --kubernetes rows. */
 let idleRss = 0;
 
@@ -405,25 +433,12 @@ console.log((await res.json()).length);`,
 {
   const C1 = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
   const C2 = "9b1e4d7a2c5f8e0b3d6a9c2f5e8b1d4a7c0f3e62";
-  const REPO = "ssh://git@github.com/acme/app";
   const landedAt = new Map<string, number>();
   await using gh = await startFakeGitHub({
     onStatus: (sha, s) => landedAt.set(`${sha} ${s.context} ${s.state}`, performance.now()),
   });
   await using store = await tempStore();
-  const api = startKubeApiserver();
-  const dir = store.path.slice(0, store.path.lastIndexOf("/"));
-  await Deno.writeTextFile(`${dir}/token`, api.token);
-  await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigFor(api, `${dir}/token`, { json: true }));
-  api.apply(gitRepository(C1, REPO));
-  for (let i = 0; i < 999; i++) api.apply(flux("kustomization-apps-ready", { name: `app-${i}` }));
-  const d = await daemon(gh.url, store.path, [
-    "--kubernetes",
-    "--kubeconfig",
-    `${dir}/kubeconfig`,
-    "--git-url",
-    REPO,
-  ]);
+  const { api, d } = await fleet(gh.url, store.path, 1_000, C1);
   const until = async (key: string) => {
     const deadline = performance.now() + 60_000;
     while (!landedAt.has(key) && performance.now() < deadline) await sleep(50);
@@ -432,6 +447,20 @@ console.log((await res.json()).length);`,
     }
   };
   await until(`${C1} flux-status/default/workload success`);
+  /** Moves `objects` Kustomizations to `sha`, pending then Ready; returns last Ready → landed, s. */
+  const commitThrough = async (sha: string, objects: number) => {
+    api.apply(gitRepository(sha, FLEET_REPO));
+    for (let i = 0; i < objects; i++) {
+      api.apply(flux("kustomization-apps-progressing", { c1: sha, name: `app-${i}` }));
+    }
+    await until(`${sha} flux-status/default/workload pending`);
+    for (let i = 0; i < objects; i++) {
+      api.apply(flux("kustomization-apps-ready", { c1: sha, name: `app-${i}` }));
+    }
+    const lastReady = performance.now();
+    await until(`${sha} flux-status/default/workload success`);
+    return (landedAt.get(`${sha} flux-status/default/workload success`)! - lastReady) / 1000;
+  };
   // Idle: V8's memory reducer gives back the heap the first list grew after ~30 s of quiet.
   await sleep(35_000);
   const rss = procStat(d.pid).rssMb;
@@ -453,21 +482,7 @@ console.log((await res.json()).length);`,
     const posts0 = gh.received.filter((r) => r.method === "POST").length;
     let worst = 0;
     for (let c = 0; c < COMMITS; c++) {
-      const sha = shaOf(800_000 + c);
-      api.apply(gitRepository(sha, REPO));
-      for (let i = 0; i < 999; i++) {
-        api.apply(flux("kustomization-apps-progressing", { c1: sha, name: `app-${i}` }));
-      }
-      await until(`${sha} flux-status/default/workload pending`);
-      for (let i = 0; i < 999; i++) {
-        api.apply(flux("kustomization-apps-ready", { c1: sha, name: `app-${i}` }));
-      }
-      const last = performance.now();
-      await until(`${sha} flux-status/default/workload success`);
-      worst = Math.max(
-        worst,
-        (landedAt.get(`${sha} flux-status/default/workload success`)! - last) / 1000,
-      );
+      worst = Math.max(worst, await commitThrough(shaOf(800_000 + c), 999));
     }
     await sleep(1_500);
     const cpu = procStat(d.pid).cpuS - cpu0;
@@ -499,17 +514,7 @@ console.log((await res.json()).length);`,
   }
   // A new commit reaches 200 of the objects (the rest are removed first).
   for (let i = 200; i < 999; i++) api.remove("Kustomization", "flux-system", `app-${i}`);
-  api.apply(gitRepository(C2, REPO));
-  for (let i = 0; i < 200; i++) {
-    api.apply(flux("kustomization-apps-progressing", { c1: C2, name: `app-${i}` }));
-  }
-  await until(`${C2} flux-status/default/workload pending`);
-  for (let i = 0; i < 200; i++) {
-    api.apply(flux("kustomization-apps-ready", { c1: C2, name: `app-${i}` }));
-  }
-  const lastReady = performance.now();
-  await until(`${C2} flux-status/default/workload success`);
-  const seconds = (landedAt.get(`${C2} flux-status/default/workload success`)! - lastReady) / 1000;
+  const seconds = await commitThrough(C2, 200);
   await sleep(1500); // a late write would show now
   const writes = gh.received.filter((r) => r.method === "POST" && r.path.includes(C2)).length;
   await d.stop();
@@ -533,7 +538,6 @@ console.log((await res.json()).length);`,
 // 9. --kubernetes at 5,000 objects: the first list and judgement, RSS, and a relist after a 410.
 {
   const N = QUICK ? 2_000 : 5_000;
-  const REPO = "ssh://git@github.com/acme/app";
   const C1 = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
   let landed = 0;
   await using gh = await startFakeGitHub({
@@ -544,20 +548,7 @@ console.log((await res.json()).length);`,
     },
   });
   await using store = await tempStore();
-  const api = startKubeApiserver();
-  const dir = store.path.slice(0, store.path.lastIndexOf("/"));
-  await Deno.writeTextFile(`${dir}/token`, api.token);
-  await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigFor(api, `${dir}/token`, { json: true }));
-  api.apply(gitRepository(C1, REPO));
-  for (let i = 0; i < N - 1; i++) api.apply(flux("kustomization-apps-ready", { name: `app-${i}` }));
-  const started = performance.now();
-  const d = await daemon(gh.url, store.path, [
-    "--kubernetes",
-    "--kubeconfig",
-    `${dir}/kubeconfig`,
-    "--git-url",
-    REPO,
-  ]);
+  const { api, d, started } = await fleet(gh.url, store.path, N, C1);
   const deadline = performance.now() + 120_000;
   while (!landed && performance.now() < deadline) await sleep(50);
   const firstSeconds = (landed - started) / 1000;

@@ -10,6 +10,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { parseFlags } from "../../src/cli/args.ts";
 import { commandFlags, resolveConfig } from "../../src/config/config.ts";
 import { createHandler } from "../../src/server/server.ts";
+import { containerConfig } from "./_deploy.ts";
 
 // deno-lint-ignore no-explicit-any -- YAML documents are untyped; the assertions check their shape
 type Doc = { kind: string; metadata: { name: string; namespace?: string } } & Record<string, any>;
@@ -91,30 +92,8 @@ Deno.test("deploy/flux2: the StatefulSet runs --kubernetes with flags, files, pr
   const set = find("StatefulSet");
   const pod = set.spec.template.spec;
   const container = pod.containers.find((c: { name: string }) => c.name === "flux-status");
-  const [command, ...args] = container.args as string[];
-  assert.equal(command, "daemon");
-  const flags = parseFlags(args, commandFlags("daemon"), "daemon");
-  const env = Object.fromEntries(
-    container.env.map((e: { name: string; value: string }) => [e.name, e.value]),
-  );
-  const files: Record<string, string> = {};
+  const config = containerConfig(pod, find);
   const mounts = container.volumeMounts as { name: string; mountPath: string }[];
-  for (const m of mounts) {
-    const volume = pod.volumes.find((v: { name: string }) => v.name === m.name);
-    if (!volume?.secret) continue; // the store is a claim template, not a pod volume
-    const secret = find("Secret", volume.secret.secretName);
-    for (const [key, value] of Object.entries(secret.stringData)) {
-      files[`${m.mountPath}/${key}`] = value as string;
-    }
-  }
-  const config = resolveConfig("daemon", {
-    flags,
-    env,
-    readTextFile: (path) => {
-      assert.ok(path in files, `${path} is not mounted from a Secret`);
-      return files[path]!;
-    },
-  });
   assert.equal(config.kubernetes, true);
   assert.ok(config.githubToken);
   assert.equal(config.kubeconfig, undefined, "in a pod: the service account");

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { parseFlags } from "../../src/cli/args.ts";
-import { commandFlags, envName, OPTION_META, resolveConfig } from "../../src/config/config.ts";
+import { envName, OPTION_META } from "../../src/config/config.ts";
 import { createHandler } from "../../src/server/server.ts";
+import { containerConfig } from "./_deploy.ts";
 
 // deno-lint-ignore no-explicit-any -- YAML documents are untyped; the assertions check their shape
 type Doc = { kind: string; metadata: { name: string; namespace?: string } } & Record<string, any>;
@@ -64,32 +64,9 @@ Deno.test("deploy/flux2-webhook: the Deployment runs with flags, env vars, probe
   const deployment = find("Deployment");
   const pod = deployment.spec.template.spec;
   const container = pod.containers.find((c: { name: string }) => c.name === "flux-status");
-  const [command, ...args] = container.args as string[];
-  assert.equal(command, "daemon");
   for (const e of container.env) assert.ok(KNOWN_ENV.has(e.name), `unknown env var ${e.name}`);
-  const flags = parseFlags(args, commandFlags("daemon"), "daemon");
-  const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [
-    e.name,
-    e.value,
-  ]));
-  const files: Record<string, string> = {};
+  const config = containerConfig(pod, find);
   const mounts = container.volumeMounts as { name: string; mountPath: string }[];
-  for (const m of mounts) {
-    const volume = pod.volumes.find((v: { name: string }) => v.name === m.name);
-    if (!volume.secret) continue;
-    const secret = find("Secret", volume.secret.secretName);
-    for (const [key, value] of Object.entries(secret.stringData)) {
-      files[`${m.mountPath}/${key}`] = value as string;
-    }
-  }
-  const config = resolveConfig("daemon", {
-    flags,
-    env,
-    readTextFile: (path) => {
-      assert.ok(path in files, `${path} is not mounted from a Secret`);
-      return files[path]!;
-    },
-  });
   assert.equal(config.flux2HmacKey, find("Secret", "flux-status-webhook").stringData.token);
   assert.ok(config.githubToken);
   const port = Number(config.listen.split(":").at(-1));
