@@ -220,25 +220,34 @@ export class ClusterIntake {
       }
     }
 
-    for (let i = 0; i < memberWrites.length; i += WRITES_PER_COMMIT) {
-      const op = kv.atomic();
-      for (const [key, value] of memberWrites.slice(i, i + WRITES_PER_COMMIT)) {
-        if (value) op.set(key, value, { expireIn: RECORD_TTL_MS });
-        else op.delete(key);
+    try {
+      // Statuses of objects first, then what was decided, then the roll-up: a failure part way
+      // leaves the store behind the statuses, never ahead of them.
+      for (let i = 0; i < objectChanges.length; i += WRITES_PER_COMMIT) {
+        await mustCommit(
+          outbox.commit(kv.atomic(), objectChanges.slice(i, i + WRITES_PER_COMMIT)),
+          "the objects' statuses",
+        );
       }
-      await mustCommit(op.commit(), "the objects' verdicts");
+      for (let i = 0; i < memberWrites.length; i += WRITES_PER_COMMIT) {
+        const op = kv.atomic();
+        for (const [key, value] of memberWrites.slice(i, i + WRITES_PER_COMMIT)) {
+          if (value) op.set(key, value, { expireIn: RECORD_TTL_MS });
+          else op.delete(key);
+        }
+        await mustCommit(op.commit(), "the objects' verdicts");
+      }
+      const op = kv.atomic();
+      for (const [sha, record] of records) {
+        op.set(clusterKeys.commit(sha), record, { expireIn: RECORD_TTL_MS });
+      }
+      await mustCommit(outbox.commit(op, rollups), "the commits' roll-up");
+    } catch (err) {
+      // What is in memory ran ahead of the store: the next call starts again from the store.
+      this.#open.clear();
+      this.#loaded = false;
+      throw err;
     }
-    for (let i = 0; i < objectChanges.length; i += WRITES_PER_COMMIT) {
-      await mustCommit(
-        outbox.commit(kv.atomic(), objectChanges.slice(i, i + WRITES_PER_COMMIT)),
-        "the objects' statuses",
-      );
-    }
-    const op = kv.atomic();
-    for (const [sha, record] of records) {
-      op.set(clusterKeys.commit(sha), record, { expireIn: RECORD_TTL_MS });
-    }
-    await mustCommit(outbox.commit(op, rollups), "the commits' roll-up");
     for (const r of rollups) {
       this.#options.onRollup?.(r.sha, r.action, r.state);
       log.info("{sha} {action}: {state}, {description}", {

@@ -4,8 +4,8 @@
  * that, after a short settle (so a list of 1,000 objects is judged once, not 1,000 times), judges
  * the whole copy and hands the verdicts to the {@linkcode ClusterIntake}.
  *
- * Nothing is judged until every kind has been listed once: an object missing only because its
- * list failed would look removed. After that, a kind that cannot be read keeps its last copy
+ * Nothing is judged until every kind has been listed once (or its CRD is not installed, so it
+ * has no objects): an object missing only because its list failed would look removed. After that, a kind that cannot be read keeps its last copy
  * while its reflector backs off, and `/readyz` names the resource, the verb and the answer.
  *
  * @module
@@ -142,7 +142,9 @@ export class ClusterWatch {
       // Gather what arrives together (a list, a burst of watch events) into one judgement.
       await this.#alarm.sleep(clock, settleMs, signal);
       if (signal.aborted) break;
-      if (![...this.#reflectors.values()].flat().every((r) => r.synced)) continue;
+      // A kind whose CRD is not installed has no objects: it holds nothing up (and /readyz says so).
+      const listed = (r: Reflector) => r.synced || r.problem?.reason === "NotServed";
+      if (![...this.#reflectors.values()].flat().every(listed)) continue;
       try {
         const verdicts = judgeCluster(this.#objects(), this.#options.isOurs, intake.knownShas);
         const queued = await intake.reconcile(verdicts);

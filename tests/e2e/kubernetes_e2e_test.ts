@@ -243,7 +243,7 @@ Deno.test("--kubernetes --object-statuses: one pair per object besides the roll-
   ]);
 });
 
-Deno.test("--kubernetes: a missing CRD shows in /readyz as not served, and a fluxd route is gone", async () => {
+Deno.test("--kubernetes: a missing CRD shows in /readyz as not served, holds nothing up, and a fluxd route is gone", async () => {
   await using t = await setup();
   t.api.unserve("ocirepositories");
   // The second refusal comes after the backoff the first one began: its reason is set by then.
@@ -258,6 +258,9 @@ Deno.test("--kubernetes: a missing CRD shows in /readyz as not served, and a flu
     body.reason,
     /Cannot list ocirepositories\.source\.toolkit\.fluxcd\.io: the apiserver does not serve source\.toolkit\.fluxcd\.io\/v1 ocirepositories \(is its CRD installed\?\)/,
   );
+  // A kind that is not installed has no objects: the others' statuses still land.
+  fleet(t.api, C1, "ready");
+  await landed(t.github, C1, "workload", "succeeded");
   // No fluxd in this mode: its event route does not exist, so nothing posted there sets a status.
   const res = await fetch(`${t.url}/v6/events`, { method: "POST", body: "{}" });
   await res.body?.cancel();

@@ -10,7 +10,7 @@ import { type Notifier, type ReadStatus, statusName } from "../../src/notifiers/
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 import { tempDir } from "../_helpers.ts";
-import { pending } from "../_outbox.ts";
+import { pending, refusingCommits } from "../_outbox.ts";
 
 const A = "a".repeat(40), B = "b".repeat(40);
 
@@ -22,10 +22,11 @@ const unused: Notifier = {
 };
 
 async function setup(
-  options: { objectStatuses?: boolean; atProvider?: ReadStatus[] } = {},
+  options: { objectStatuses?: boolean; atProvider?: ReadStatus[]; refuse?: () => boolean } = {},
 ) {
   const dir = await tempDir();
-  const kv = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const real = await Deno.openKv(`${dir.path}/kv.sqlite`);
+  const kv = options.refuse ? refusingCommits(real, options.refuse, "the store refused") : real;
   const clock = new ManualClock();
   const outbox = new Outbox({ kv, notifier: unused, instance: "dev", clock });
   const reads: string[] = [];
@@ -55,7 +56,7 @@ async function setup(
         }${e.action}: ${e.status.state}, ${e.status.description}`
       ).sort(),
     async [Symbol.asyncDispose]() {
-      kv.close();
+      real.close();
       await dir[Symbol.asyncDispose]();
     },
   };
@@ -177,4 +178,18 @@ Deno.test("a restart queues nothing the store already queued; a lost store asks 
   const again = t.restart();
   assert.equal(await again.reconcile(verdicts), 0);
   assert.deepEqual(t.reads, [A], "the store knew the commit: no second read");
+});
+
+Deno.test("a store that refuses the roll-up's commit loses nothing: the next judgement queues it", async () => {
+  let commits = 0, refuseAt = 0;
+  await using t = await setup({ refuse: () => ++commits === refuseAt });
+  const verdicts = [v("k/a/one", A, "succeeded", "succeeded")];
+  refuseAt = 2; // the objects' verdicts land, the roll-up's commit is refused
+  await assert.rejects(t.intake.reconcile(verdicts), /the store refused/);
+  assert.deepEqual(await t.queued(), []);
+  assert.equal(await t.intake.reconcile(verdicts), 2);
+  assert.deepEqual(await t.queued(), [
+    "aaaaaaa sync: succeeded, Applied at 1/1 objects",
+    "aaaaaaa workload: succeeded, Ready at 1/1 objects",
+  ]);
 });
