@@ -185,15 +185,10 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         clock,
         statusName: (action, object) => statusName(config.instance, action, object),
         objectStatuses: config.objectStatuses ?? false,
-        // Never while the provider is paused (a rate limit, a refused token): no call goes out.
         readStatuses: (sha) =>
-          outbox.pause.remainingMs() > 0
-            ? Promise.reject(new Error("calls to the provider are paused"))
-            : notifier.listStatuses(
-              sha,
-              statusPrefix(config.instance),
-              AbortSignal.timeout(10_000),
-            ),
+          notifier.listStatuses(sha, statusPrefix(config.instance), AbortSignal.timeout(10_000)),
+        // Never while every call to the provider is paused (a rate limit, a refused token).
+        providerPaused: () => outbox.pause.remainingMs() > 0,
         onRollup: (_sha, _action, state) => metrics.verdict(state),
       }),
       onError: (err) => metrics.kubeFailed(err),

@@ -77,6 +77,8 @@ export interface ClusterIntakeOptions {
   objectStatuses?: boolean;
   /** Reads the provider's statuses of a commit; absent: never read. */
   readStatuses?(sha: string): Promise<ReadStatus[]>;
+  /** Whether every call to the provider is paused now (a rate limit, a refused token): no read. */
+  providerPaused?(): boolean;
   /** Called with each roll-up state queued. */
   onRollup?(sha: string, action: Action, state: State): void;
   /** Time source. @default systemClock */
@@ -292,7 +294,7 @@ export class ClusterIntake {
   /** The roll-up states the provider already has for a commit new to the store. */
   async #atProvider(sha: string): Promise<Partial<Record<Action, State>>> {
     const read = this.#options.readStatuses;
-    if (!read) return {};
+    if (!read || this.#options.providerPaused?.()) return {};
     try {
       const statuses = await read(sha);
       const out: Partial<Record<Action, State>> = {};

@@ -22,7 +22,12 @@ const unused: Notifier = {
 };
 
 async function setup(
-  options: { objectStatuses?: boolean; atProvider?: ReadStatus[]; refuse?: () => boolean } = {},
+  options: {
+    objectStatuses?: boolean;
+    atProvider?: ReadStatus[];
+    refuse?: () => boolean;
+    paused?: () => boolean;
+  } = {},
 ) {
   const dir = await tempDir();
   const real = await Deno.openKv(`${dir.path}/kv.sqlite`);
@@ -41,6 +46,7 @@ async function setup(
         reads.push(sha);
         return Promise.resolve(options.atProvider ?? []);
       },
+      ...(options.paused ? { providerPaused: options.paused } : {}),
     });
   return {
     kv,
@@ -192,4 +198,15 @@ Deno.test("a store that refuses the roll-up's commit loses nothing: the next jud
     "aaaaaaa sync: succeeded, Applied at 1/1 objects",
     "aaaaaaa workload: succeeded, Ready at 1/1 objects",
   ]);
+});
+
+Deno.test("no provider read while calls to it are paused: the roll-up is queued as computed", async () => {
+  let paused = true;
+  await using t = await setup({ paused: () => paused });
+  await t.intake.reconcile([v("k/a/one", A, "succeeded", "pending")]);
+  assert.deepEqual(t.reads, []);
+  assert.equal((await t.queued()).length, 2);
+  paused = false;
+  await t.intake.reconcile([v("k/a/two", B, "pending", "pending")]);
+  assert.deepEqual(t.reads, [B]);
 });
