@@ -6,10 +6,17 @@
 import assert from "node:assert/strict";
 import {
   CredentialsError,
+  fileToken,
   loadCredentials,
   TOKEN_REREAD_MS,
 } from "../../src/sources/kubernetes/credentials.ts";
-import { KubeError, type KubeObject, type WatchEvent } from "../../src/sources/kubernetes/api.ts";
+import {
+  KubeApi,
+  KubeError,
+  type KubeObject,
+  type WatchEvent,
+} from "../../src/sources/kubernetes/api.ts";
+import { startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
 import { Reflector } from "../../src/sources/kubernetes/reflector.ts";
 import { ManualClock } from "../../dev/fakes/clock.ts";
 
@@ -259,3 +266,35 @@ async function waitUntil(predicate: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !predicate(); i++) await tick();
   assert.ok(predicate(), "condition not reached");
 }
+
+Deno.test("a rotated token refused with 401 is read again at once, not at the next minute", async () => {
+  const fake = startKubeApiserver();
+  const files: Record<string, string> = { "/t": fake.token };
+  const clock = new ManualClock();
+  const api = new KubeApi({
+    server: fake.url,
+    caCerts: [fake.ca],
+    token: fileToken("/t", (p) => Promise.resolve(files[p]!), clock),
+    source: "test",
+    files: ["/t"],
+  });
+  try {
+    assert.deepEqual((await api.list(RESOURCE_FLUX, undefined)).items, []);
+    fake.token = files["/t"] = "rotated-token";
+    assert.deepEqual((await api.list(RESOURCE_FLUX, undefined)).items, []);
+    assert.equal(fake.requests.filter((r) => r.status === 401).length, 1);
+    // A token that stays refused is an error naming the 401, after one fresh read.
+    fake.token = "another";
+    await assert.rejects(api.list(RESOURCE_FLUX, undefined), /refused the credentials \(401/);
+  } finally {
+    api.close();
+    await fake.close();
+  }
+});
+
+const RESOURCE_FLUX = {
+  group: "kustomize.toolkit.fluxcd.io",
+  version: "v1",
+  plural: "kustomizations",
+  kind: "Kustomization",
+};

@@ -303,11 +303,38 @@ export class KubeApi {
     },
   ): Promise<Response> {
     const name = resourceName(resource);
+    const res = await this.#send(verb, name, path, query, { signal, timeoutMs, method, body });
+    if (res.status !== 401) return await this.#answer(res, verb, resource);
+    // A rotated token: read it again now, once, rather than at the next minute's re-read.
+    await res.body?.cancel();
+    const again = await this.#send(verb, name, path, query, {
+      signal,
+      timeoutMs,
+      method,
+      body,
+      fresh: true,
+    });
+    return await this.#answer(again, verb, resource);
+  }
+
+  async #send(
+    verb: Verb,
+    name: string,
+    path: string,
+    query: URLSearchParams,
+    { signal, timeoutMs, method, body, fresh = false }: {
+      signal?: AbortSignal | undefined;
+      timeoutMs?: number | undefined;
+      method: "GET" | "POST" | "PUT";
+      body?: unknown;
+      fresh?: boolean;
+    },
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     let token: string | undefined;
     try {
-      token = await this.#credentials.token();
+      token = await this.#credentials.token(fresh);
     } catch (err) {
       throw new KubeError(`Cannot ${verb} ${name}: ${messageOf(err)}`, {
         status: 0,
@@ -337,6 +364,12 @@ export class KubeApi {
         { status: 0, reason: "Unreachable", verb, resource: name },
       );
     }
+    return res;
+  }
+
+  /** The response when it is a success; else the KubeError it means. */
+  async #answer(res: Response, verb: Verb, resource: Resource): Promise<Response> {
+    const name = resourceName(resource);
     if (res.ok) return res;
     const text = await res.text().catch(() => "");
     let status: KubeObject | undefined;

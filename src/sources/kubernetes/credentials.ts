@@ -30,8 +30,12 @@ export interface ClusterCredentials {
   caCerts: string[];
   /** A client certificate and key, PEM. */
   clientCert?: { cert: string; key: string };
-  /** The bearer token to send now, if any; may read a file or run a plugin. */
-  token(): Promise<string | undefined>;
+  /**
+   * The bearer token to send now, if any; may read a file or run a plugin.
+   *
+   * @param fresh read the file or run the plugin again now (the apiserver refused the last one)
+   */
+  token(fresh?: boolean): Promise<string | undefined>;
   /** The namespace of the pod or the context, if known. */
   namespace?: string;
   /** Where the credentials came from, for logs: never a secret. */
@@ -280,7 +284,7 @@ function userToken(
   dir: string,
   sources: CredentialSources,
   read: (path: string) => Promise<string>,
-): () => Promise<string | undefined> {
+): (fresh?: boolean) => Promise<string | undefined> {
   if (typeof user.token === "string" && user.token !== "") {
     const token = user.token;
     return () => Promise.resolve(token);
@@ -300,16 +304,19 @@ function userToken(
   return () => Promise.resolve(undefined);
 }
 
-/** A token read from `path`, and read again once it is {@linkcode TOKEN_REREAD_MS} old. */
+/**
+ * A token read from `path`, and read again once it is {@linkcode TOKEN_REREAD_MS} old, or at once
+ * when asked for a fresh one.
+ */
 export function fileToken(
   path: string,
   read: (path: string) => Promise<string>,
   clock: Clock,
-): () => Promise<string> {
+): (fresh?: boolean) => Promise<string> {
   let cached: { token: string; at: number } | undefined;
-  return async () => {
+  return async (fresh = false) => {
     const now = clock.now();
-    if (cached && now - cached.at < TOKEN_REREAD_MS) return cached.token;
+    if (cached && !fresh && now - cached.at < TOKEN_REREAD_MS) return cached.token;
     try {
       cached = { token: (await read(path)).trim(), at: now };
     } catch (err) {
@@ -325,7 +332,7 @@ export function fileToken(
 function execToken(
   exec: Record<string, unknown>,
   sources: CredentialSources,
-): () => Promise<string | undefined> {
+): (fresh?: boolean) => Promise<string | undefined> {
   const command = typeof exec.command === "string" ? exec.command : "";
   if (!command) throw new CredentialsError("The kubeconfig's exec plugin names no command");
   const args = Array.isArray(exec.args) ? exec.args.map(String) : [];
@@ -335,9 +342,9 @@ function execToken(
   }
   const run = sources.runPlugin ?? runPlugin;
   let cached: { token: string; until: number } | undefined;
-  return async () => {
+  return async (fresh = false) => {
     const now = sources.clock.now();
-    if (cached && now < cached.until) return cached.token;
+    if (cached && !fresh && now < cached.until) return cached.token;
     const out = await run(command, args, env);
     let status: Record<string, unknown> | undefined;
     try {
