@@ -6,6 +6,7 @@
  * @module
  */
 import type { ApiSpec, Violation } from "./openapi.ts";
+import type { State } from "../../src/notifiers/notifier.ts";
 
 /** A scripted answer to the next matching request. */
 export interface Fault {
@@ -78,6 +79,65 @@ export interface FakeServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * What a fake's `waitFor` waits on: every change it sees re-checks each waiter; a waiter not
+ * satisfied within the timeout fails, naming what it waited for.
+ */
+export class Changes {
+  #listeners = new Set<() => void>();
+  #who: string;
+  #timeoutMs: number;
+
+  /**
+   * @param who the fake, for the timeout's message (`fake provider`)
+   * @param timeoutMs how long a waiter waits
+   */
+  constructor(who: string, timeoutMs = 30_000) {
+    this.#who = who;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Re-checks every waiter (call after each change the fake sees). */
+  changed(): void {
+    for (const l of [...this.#listeners]) l();
+  }
+
+  /** Resolves once `predicate` holds: now, or after a change. */
+  waitFor(predicate: () => boolean, what = "condition"): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        this.#listeners.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#listeners.delete(check);
+        reject(new Error(`${this.#who}: timed out waiting for ${what}`));
+      }, this.#timeoutMs);
+      this.#listeners.add(check);
+    });
+  }
+}
+
+/** A status as a fake reads it back, in our words. */
+export interface OurStatus {
+  name: string;
+  state: State;
+  description: string;
+}
+
+/** The shared face of a fake git provider: its API root, the tokens it takes, its statuses. */
+export interface FakeForge extends FakeServer {
+  /** The API root to give as `--api-url`. */
+  url: string;
+  /** Tokens that authenticate (mutable: rotate one mid-test). */
+  tokens: Set<string>;
+  /** The statuses set on a commit, oldest first, in our words. */
+  commitStatuses(sha: string): OurStatus[];
+}
+
 /** Builds a JSON response. */
 export function json(
   status: number,
@@ -95,7 +155,7 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
   const received: Received[] = [];
   const violations: Violation[] = [];
   const faults: Fault[] = [];
-  const listeners = new Set<() => void>();
+  const changes = new Changes("fake provider");
 
   async function handle(request: Request): Promise<[Response, unknown]> {
     const url = new URL(request.url);
@@ -156,7 +216,7 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
         status: res.status,
         userAgent: request.headers.get("user-agent"),
       });
-      for (const l of [...listeners]) l();
+      changes.changed();
       return res;
     },
   );
@@ -168,23 +228,7 @@ export function startFakeServer(o: FakeServerOptions): FakeServer {
     received,
     violations,
     faults,
-    waitFor(predicate, what = "condition") {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (predicate()) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`fake provider: timed out waiting for ${what}`));
-        }, 30_000);
-        listeners.add(check);
-      });
-    },
+    waitFor: (predicate, what) => changes.waitFor(predicate, what),
     close: () => server.shutdown(),
     [Symbol.asyncDispose]: () => server.shutdown(),
   };

@@ -12,7 +12,7 @@
  */
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 
@@ -50,14 +50,11 @@ export interface FakeAzureOptions {
 }
 
 /** A running fake Azure DevOps. */
-export interface FakeAzureDevOps extends FakeServer {
+export interface FakeAzureDevOps extends FakeForge {
   /** Organization URL of the first repo (for `--api-url`). */
   url: string;
-  tokens: Set<string>;
   /** Statuses of one commit, oldest first (Azure's words). */
   statusesOf(sha: string): AzureStatus[];
-  /** Statuses of one commit, oldest first, in ours, named `genre/name`. */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
 const STATE_NAMES = ["notSet", "pending", "succeeded", "failed", "error", "notApplicable"];

@@ -9,7 +9,7 @@
  */
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 const spec = () =>
@@ -32,12 +32,9 @@ interface Stored {
 }
 
 /** A running fake Bitbucket Cloud. */
-export interface FakeBitbucket extends FakeServer {
+export interface FakeBitbucket extends FakeForge {
   /** API base, ending in /2.0. */
   url: string;
-  tokens: Set<string>;
-  /** Every status POST that landed, oldest first, in our words. */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
 /** How the fake reads Bitbucket's states in our terms: its own table. */

@@ -10,7 +10,7 @@
  */
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 const spec = () =>
@@ -33,12 +33,9 @@ interface Stored {
 }
 
 /** A running fake Bitbucket Data Center. */
-export interface FakeBitbucketServer extends FakeServer {
+export interface FakeBitbucketServer extends FakeForge {
   /** REST root, ending in /rest. */
   url: string;
-  tokens: Set<string>;
-  /** Every status POST that landed, oldest first, in our words. */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
 /** How the fake reads Data Center's states in our terms: its own table. */

@@ -9,6 +9,7 @@
  * @module
  */
 import { encodeBase64 } from "./_base64.ts";
+import { Changes } from "./_server.ts";
 
 /** A workload as `ListServices` returns it (v6.ControllerStatus). */
 export type ControllerStatus = Record<string, unknown> & { ID: string };
@@ -77,7 +78,7 @@ export class FakeFluxd {
   pongs = 0;
   #conn: Deno.TcpConn | undefined;
   #running = false;
-  #listeners = new Set<() => void>();
+  #changes = new Changes("fake fluxd", 20_000);
   #loop: Promise<void> | undefined;
   #stop = new AbortController();
   #exitedOn410 = false;
@@ -112,25 +113,11 @@ export class FakeFluxd {
 
   /** Resolves once `predicate` holds; re-checked on every change the double sees. */
   waitFor(predicate: () => boolean, what = "condition"): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (predicate()) {
-          this.#listeners.delete(check);
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(check);
-        reject(new Error(`fake fluxd: timed out waiting for ${what}`));
-      }, 20_000);
-      this.#listeners.add(check);
-    });
+    return this.#changes.waitFor(predicate, what);
   }
 
   #changed(): void {
-    for (const l of [...this.#listeners]) l();
+    this.#changes.changed();
   }
 
   async #dialLoop(): Promise<void> {

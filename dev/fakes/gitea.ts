@@ -8,7 +8,7 @@
  */
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 const spec = () =>
@@ -28,12 +28,9 @@ export interface GiteaStatus {
 }
 
 /** A running fake Gitea. */
-export interface FakeGitea extends FakeServer {
+export interface FakeGitea extends FakeForge {
   /** API base, ending in /api/v1. */
   url: string;
-  tokens: Set<string>;
-  /** Statuses of one commit, oldest first, in our words. */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
 /** How the fake reads Gitea's states in our terms: its own table. */

@@ -10,7 +10,7 @@
  */
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 
@@ -56,17 +56,13 @@ export interface FakeGitHubOptions {
 }
 
 /** A running fake GitHub. */
-export interface FakeGitHub extends FakeServer {
+export interface FakeGitHub extends FakeForge {
   /** API base URL (for `--api-url`). */
   url: string;
   /** Statuses per `owner/repo@sha`, newest first. */
   statuses: Map<string, GitHubStatus[]>;
-  /** Tokens that authenticate (mutable: rotate a token mid-test). */
-  tokens: Set<string>;
   /** Statuses of one commit, newest first, in GitHub's words. */
   statusesOf(sha: string, repo?: string): GitHubStatus[];
-  /** Statuses of one commit, oldest first, in ours. */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
   /** Installation tokens minted (POST /app/installations/{id}/access_tokens), in order. */
   appTokens: string[];
   /** Statuses created with an installation token: posted by the app, not a person. */

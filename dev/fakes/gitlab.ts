@@ -11,7 +11,7 @@
 import { parse } from "yaml";
 import type { State } from "../../src/notifiers/notifier.ts";
 import { ApiSpec } from "./openapi.ts";
-import { type FakeServer, json, startFakeServer } from "./_server.ts";
+import { type FakeForge, json, startFakeServer } from "./_server.ts";
 
 let cachedSpec: ApiSpec | undefined;
 
@@ -50,16 +50,13 @@ export interface FakeGitLabOptions {
 }
 
 /** A running fake GitLab. */
-export interface FakeGitLab extends FakeServer {
+export interface FakeGitLab extends FakeForge {
   /** API base (for `--api-url`), ending in /api/v4. */
   url: string;
-  tokens: Set<string>;
   /** Every status POST that landed, oldest first, per sha. */
   history: Map<string, GitLabJob[]>;
   /** Jobs of one commit, oldest first. */
   jobsOf(sha: string): GitLabJob[];
-  /** Statuses of one commit, oldest first, in our words (one per accepted POST). */
-  commitStatuses(sha: string): { name: string; state: State; description: string }[];
 }
 
 const TERMINAL = new Set(["success", "failed", "canceled", "skipped"]);

@@ -11,6 +11,7 @@
  * @module
  */
 import { fluxCrds, type ServedCrd } from "./flux_crds.ts";
+import { Changes } from "./_server.ts";
 
 const TLS_DIR = new URL("../fixtures/tls/", import.meta.url);
 
@@ -100,7 +101,7 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
   const unserved = new Set<string>();
   const faults: number[] = [];
   const requests: KubeRequest[] = [];
-  const listeners = new Set<() => void>();
+  const changes = new Changes("fake apiserver");
   const user = options.user ?? "system:serviceaccount:flux-system:flux-status";
   const maxWatchSeconds = options.maxWatchSeconds ?? 600;
   let rv = 1000;
@@ -215,22 +216,7 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
       return watchers.size;
     },
     lease: (namespace, name) => structuredClone(leases.get(`${namespace}/${name}`)),
-    waitFor(predicate, what = "condition") {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!predicate()) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`fake apiserver: timed out waiting for ${what}`));
-        }, 30_000);
-        listeners.add(check);
-      });
-    },
+    waitFor: (predicate, what) => changes.waitFor(predicate, what),
     async close() {
       fake.dropWatches();
       await server.shutdown().catch(() => {});
@@ -504,7 +490,7 @@ export function startKubeApiserver(options: KubeApiserverOptions = {}): KubeApis
           status: res.status,
         });
         queueMicrotask(() => {
-          for (const l of [...listeners]) l();
+          changes.changed();
         });
         return res;
       },

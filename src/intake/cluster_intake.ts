@@ -105,11 +105,6 @@ export class ClusterIntake {
     return [...this.#known];
   }
 
-  /** The commits whose objects are still at work, for metrics. */
-  get openCommits(): number {
-    return this.#open.size;
-  }
-
   /**
    * Compares the cluster's verdicts with what was queued, and queues what changed.
    *

@@ -198,7 +198,7 @@ export function slimFluxObject<T extends FluxObject>(o: T): T {
         : {}),
       ...(commit ? { annotations: { [COMMIT_ANNOTATION]: commit } } : {}),
     },
-    spec: spec && pick(spec, SPEC_FIELDS),
+    spec: spec && slimSpec(spec),
     status: status && {
       ...pick(status, STATUS_FIELDS),
       ...(Array.isArray(status.conditions)
@@ -265,7 +265,13 @@ function pick(from: Record<string, any>, fields: string[]): Record<string, any> 
   // deno-lint-ignore no-explicit-any -- as above
   const out: Record<string, any> = {};
   for (const f of fields) if (from[f] !== undefined) out[f] = from[f];
-  // healthChecks' entries are not read: their count is.
+  return out;
+}
+
+/** A spec's fields the verdicts read: of health checks their count, of a chart its source. */
+// deno-lint-ignore no-explicit-any -- as above
+function slimSpec(spec: Record<string, any>): Record<string, any> {
+  const out = pick(spec, SPEC_FIELDS);
   if (Array.isArray(out.healthChecks)) out.healthChecks = out.healthChecks.map(() => ({}));
   if (out.chart?.spec) {
     const { sourceRef, reconcileStrategy } = out.chart.spec;
