@@ -20,7 +20,7 @@ import { FakeFluxd } from "../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../dev/fakes/github.ts";
 import { procStat, sleep, startDaemonServer, startServer } from "./_proc.ts";
 import { startKubeApiserver } from "../dev/fakes/kube_apiserver.ts";
-import { flux, gitRepository, kubeconfigFor } from "../tests/_kube.ts";
+import { flux, gitRepository, writeKubeconfig } from "../tests/_kube.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const ROUNDS = QUICK ? 1 : 3;
@@ -121,8 +121,7 @@ const post = async (url: string, body: string) => {
 async function fleet(apiUrl: string, store: string, objects: number, sha: string) {
   const api = startKubeApiserver();
   const dir = store.slice(0, store.lastIndexOf("/"));
-  await Deno.writeTextFile(`${dir}/token`, api.token);
-  await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigFor(api, `${dir}/token`, { json: true }));
+  const { kubeconfig } = await writeKubeconfig(api, dir, { json: true });
   api.apply(gitRepository(sha, FLEET_REPO));
   for (let i = 0; i < objects - 1; i++) {
     api.apply(flux("kustomization-apps-ready", { c1: sha, name: `app-${i}` }));
@@ -131,7 +130,7 @@ async function fleet(apiUrl: string, store: string, objects: number, sha: string
   const d = await daemon(apiUrl, store, [
     "--kubernetes",
     "--kubeconfig",
-    `${dir}/kubeconfig`,
+    kubeconfig,
     "--git-url",
     FLEET_REPO,
   ]);

@@ -44,7 +44,7 @@ import { shaOf, syncEvent } from "../dev/fakes/fluxd_events.ts";
 import { fuzzedBody, prng } from "../dev/fakes/fuzz.ts";
 import { flux2Fixture, signature } from "../dev/fakes/notification_controller.ts";
 import { startKubeApiserver } from "../dev/fakes/kube_apiserver.ts";
-import { flux, gitRepository, kubeconfigFor } from "../tests/_kube.ts";
+import { flux, gitRepository, writeKubeconfig } from "../tests/_kube.ts";
 import { startServer } from "./_proc.ts";
 
 const QUICK = Deno.args.includes("--quick");
@@ -611,11 +611,7 @@ const say = (line: string) => {
   await using gl = await startFakeGitLab({ projects: ["acme/app"] });
   const api = startKubeApiserver();
   const dir = await Deno.makeTempDir({ prefix: "flux-status-cluster-chaos-" });
-  await Deno.writeTextFile(`${dir}/token`, api.token);
-  await Deno.writeTextFile(
-    `${dir}/kubeconfig`,
-    kubeconfigFor(api, `${dir}/token`, { json: true }),
-  );
+  const { kubeconfig } = await writeKubeconfig(api, dir, { json: true });
   const REPO = "https://gitlab.example.com/acme/app.git";
   const replica = (name: string) =>
     startServer([
@@ -625,7 +621,7 @@ const say = (line: string) => {
       "daemon",
       "--kubernetes",
       "--kubeconfig",
-      `${dir}/kubeconfig`,
+      kubeconfig,
       "--lease-duration",
       `${LEASE_S}s`,
       "--listen",

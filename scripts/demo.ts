@@ -13,7 +13,7 @@ import { FakeFluxd } from "../dev/fakes/fluxd.ts";
 import { flux2Fixture, postFlux2Event } from "../dev/fakes/notification_controller.ts";
 import { PROVIDERS } from "../tests/_providers.ts";
 import { startKubeApiserver } from "../dev/fakes/kube_apiserver.ts";
-import { flux, gitRepository, kubeconfigFor } from "../tests/_kube.ts";
+import { flux, gitRepository, writeKubeconfig } from "../tests/_kube.ts";
 
 const HEAD = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a";
 const PREVIOUS = "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d";
@@ -38,10 +38,7 @@ await configureLogging({ level: "warning", format: "pretty", secrets: [] });
 const store = await Deno.makeTempDir({ prefix: "flux-status-demo-" });
 await using provider = await harness.start(["demo-token"]);
 const apiserver = kubernetes ? startKubeApiserver() : undefined;
-if (apiserver) {
-  await Deno.writeTextFile(`${store}/token`, apiserver.token);
-  await Deno.writeTextFile(`${store}/kubeconfig`, kubeconfigFor(apiserver, `${store}/token`));
-}
+const cluster = apiserver ? await writeKubeconfig(apiserver, store) : undefined;
 const daemon = await startDaemon(
   daemonConfig({
     ...provider.config,
@@ -50,8 +47,8 @@ const daemon = await startDaemon(
     listen: "127.0.0.1:0",
     store: `${store}/kv.sqlite`,
     pollInterval: "400ms",
-    ...(kubernetes
-      ? { kubernetes: true, kubeconfig: `${store}/kubeconfig` }
+    ...(cluster
+      ? { kubernetes: true, kubeconfig: cluster.kubeconfig }
       : { flux2HmacKey: HMAC_KEY }),
   }),
   { kubernetes: { env: {}, settleMs: 200 } },

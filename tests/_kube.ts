@@ -36,14 +36,24 @@ export function gitRepository(sha: string, url = FLEET_URL): Obj {
 }
 
 /**
- * A kubeconfig for the fake apiserver: its CA inline and a token file; YAML as kubectl writes it,
- * or JSON (which needs no YAML parser, as in a pod).
+ * Writes a kubeconfig for the fake apiserver into `dir`, its CA inline and its token in a file
+ * beside it (`kube-token`); YAML as kubectl writes it, or JSON (which needs no YAML parser, as in
+ * a pod).
+ *
+ * @returns the kubeconfig's path and the token file's
  */
-export function kubeconfigFor(
+export async function writeKubeconfig(
   api: KubeApiserver,
-  tokenFile: string,
+  dir: string,
   { json = false } = {},
-): string {
+): Promise<{ kubeconfig: string; tokenFile: string }> {
+  const tokenFile = `${dir}/kube-token`, kubeconfig = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(tokenFile, api.token);
+  await Deno.writeTextFile(kubeconfig, kubeconfigText(api, tokenFile, json));
+  return { kubeconfig, tokenFile };
+}
+
+function kubeconfigText(api: KubeApiserver, tokenFile: string, json: boolean): string {
   if (json) {
     return JSON.stringify({
       apiVersion: "v1",

@@ -10,7 +10,7 @@ import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { type KubeApiserver, startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
 import { tempDir } from "../_helpers.ts";
 import { flux2Fixture, postFlux2Event } from "../../dev/fakes/notification_controller.ts";
-import { C1, C2, FLEET_URL, flux, gitRepository, kubeconfigFor } from "../_kube.ts";
+import { C1, C2, FLEET_URL, flux, gitRepository, writeKubeconfig } from "../_kube.ts";
 
 type GitHub = Awaited<ReturnType<typeof startFakeGitHub>>;
 
@@ -19,10 +19,7 @@ async function setup(extra: Record<string, unknown> = {}) {
   const dir = await tempDir();
   const github = await startFakeGitHub({ repos: ["acme/fleet"] });
   const api = startKubeApiserver();
-  const tokenFile = `${dir.path}/token`;
-  await Deno.writeTextFile(tokenFile, api.token);
-  const kubeconfig = `${dir.path}/kubeconfig`;
-  await Deno.writeTextFile(kubeconfig, kubeconfigFor(api, tokenFile));
+  const { kubeconfig } = await writeKubeconfig(api, dir.path);
   const config = daemonConfig({
     gitUrl: FLEET_URL,
     apiUrl: github.url,

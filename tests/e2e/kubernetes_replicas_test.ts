@@ -9,14 +9,13 @@ import { daemonConfig } from "../../src/config/config.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
 import { tempDir } from "../_helpers.ts";
-import { C1, FLEET_URL, flux, gitRepository, kubeconfigFor } from "../_kube.ts";
+import { C1, FLEET_URL, flux, gitRepository, writeKubeconfig } from "../_kube.ts";
 
 Deno.test("--kubernetes replicas: one writer; a takeover on a graceful stop neither loses nor repeats a status", async () => {
   await using dir = await tempDir();
   await using github = await startFakeGitHub({ repos: ["acme/fleet"] });
   const api = startKubeApiserver();
-  await Deno.writeTextFile(`${dir.path}/token`, api.token);
-  await Deno.writeTextFile(`${dir.path}/kubeconfig`, kubeconfigFor(api, `${dir.path}/token`));
+  const { kubeconfig } = await writeKubeconfig(api, dir.path);
   const replica = (name: string) =>
     startDaemon(
       daemonConfig({
@@ -28,7 +27,7 @@ Deno.test("--kubernetes replicas: one writer; a takeover on a graceful stop neit
         listen: "127.0.0.1:0",
         pollWorkloads: false,
         kubernetes: true,
-        kubeconfig: `${dir.path}/kubeconfig`,
+        kubeconfig,
       }),
       { kubernetes: { env: {}, maxBackoffMs: 200, settleMs: 50 } },
     );

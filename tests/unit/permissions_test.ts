@@ -3,7 +3,7 @@ import { denoPermissions } from "../../src/cli/permissions.ts";
 import { FakeFluxd } from "../../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../../dev/fakes/github.ts";
 import { startKubeApiserver } from "../../dev/fakes/kube_apiserver.ts";
-import { C1, FLEET_URL, flux, gitRepository, kubeconfigFor } from "../_kube.ts";
+import { C1, FLEET_URL, flux, gitRepository, writeKubeconfig } from "../_kube.ts";
 import { runCli, startDaemonProcess } from "../_cli.ts";
 import { fixture, tempDir } from "../_helpers.ts";
 
@@ -80,15 +80,11 @@ Deno.test("daemon --kubernetes runs end to end under exactly the permissions `fl
   await using gh = await startFakeGitHub({ repos: ["acme/fleet"] });
   const api = startKubeApiserver();
   try {
-    await Deno.writeTextFile(`${dir.path}/kube-token`, api.token);
-    await Deno.writeTextFile(
-      `${dir.path}/kubeconfig`,
-      kubeconfigFor(api, `${dir.path}/kube-token`),
-    );
+    const { kubeconfig, tokenFile } = await writeKubeconfig(api, dir.path);
     const args = [
       "--kubernetes",
       "--kubeconfig",
-      `${dir.path}/kubeconfig`,
+      kubeconfig,
       "--git-url",
       FLEET_URL,
       "--api-url",
@@ -105,7 +101,7 @@ Deno.test("daemon --kubernetes runs end to end under exactly the permissions `fl
     assert.ok(net.includes(new URL(api.url).host), net);
     assert.ok(!net.includes("localhost:3030"), "no fluxd API in this mode");
     const read = permissions.find((p) => p.startsWith("--allow-read="))!;
-    assert.ok(read.includes(`${dir.path}/kube-token`), read);
+    assert.ok(read.includes(tokenFile), read);
     api.apply(gitRepository(C1));
     api.apply(flux("kustomization-apps-ready"));
     await using daemon = await startDaemonProcess(
