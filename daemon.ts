@@ -26,11 +26,11 @@ import { splitListen } from "./src/runtime/listen.ts";
 import { errorText } from "./src/runtime/error_text.ts";
 import { parseGitUrl, sameRepository } from "./src/notifiers/git_url.ts";
 import { statusName, statusPrefix } from "./src/notifiers/notifier.ts";
-import { type ClusterCredentials, loadCredentials } from "./src/sources/kubernetes/credentials.ts";
+import { loadCredentials } from "./src/sources/kubernetes/credentials.ts";
 import { KubeApi } from "./src/sources/kubernetes/api.ts";
 import { LeaderElector } from "./src/sources/kubernetes/lease.ts";
 import { ClusterIntake } from "./src/intake/cluster_intake.ts";
-import { ClusterWatch, type ClusterWatchOptions } from "./src/intake/cluster_watch.ts";
+import { ClusterWatch } from "./src/intake/cluster_watch.ts";
 import type { ParsedEvent } from "./src/sources/flux/events.ts";
 
 const log = getLogger(["flux-status", "daemon"]);
@@ -176,8 +176,14 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
     pendingTimeoutMs: config.flux2PendingTimeout,
   });
   const timingOut = flux2.run(controller.signal);
-  const cluster = credentials
-    ? startCluster(config, credentials, kube, {
+  // One client for the watches and the Lease; objects count when their source is --git-url.
+  const repository = credentials && parseGitUrl(config.gitUrl, config.provider, config.apiUrl);
+  const kubeApi = credentials ? new KubeApi(credentials) : undefined;
+  const cluster = kubeApi
+    ? new ClusterWatch({
+      api: kubeApi,
+      namespaces: config.namespace,
+      isOurs: (url) => !!repository && sameRepository(repository, url),
       clock,
       intake: new ClusterIntake({
         kv,
@@ -193,12 +199,20 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
       }),
       onError: (err) => metrics.kubeFailed(err),
       onJudged: (n) => counted = n,
+      ...(kube.maxBackoffMs ? { maxBackoffMs: kube.maxBackoffMs } : {}),
+      ...(kube.settleMs !== undefined ? { settleMs: kube.settleMs } : {}),
     })
     : undefined;
+  if (credentials) {
+    log.info("Reading Flux objects from {server} ({source})", {
+      server: credentials.server,
+      source: credentials.source,
+    });
+  }
   const following = cluster?.run(controller.signal) ?? Promise.resolve();
-  const elector = cluster
+  const elector = kubeApi
     ? new LeaderElector({
-      api: cluster.api,
+      api: kubeApi,
       namespace: credentials?.namespace ?? "default",
       name: `flux-status-${config.instance}`,
       // client-go's hostname_uuid; a pod's HOSTNAME is its name (no --allow-sys needed).
@@ -334,39 +348,13 @@ export async function startDaemon(given: DaemonConfig, deps: DaemonDeps = {}): P
         timer.abort();
         hardStop.abort();
         await Promise.allSettled(loops());
-        cluster?.close();
+        kubeApi?.close();
         kv.close();
         log.info("Stopped");
       })();
       return stopped;
     },
   };
-}
-
-/**
- * `--kubernetes`: the watch of the cluster's Flux objects that deploy the configured repository.
- */
-function startCluster(
-  config: DaemonConfig,
-  credentials: ClusterCredentials,
-  options: NonNullable<DaemonDeps["kubernetes"]>,
-  parts: Pick<ClusterWatchOptions, "clock" | "intake" | "onError" | "onJudged">,
-): ClusterWatch & { api: KubeApi; close(): void } {
-  log.info("Reading Flux objects from {server} ({source})", {
-    server: credentials.server,
-    source: credentials.source,
-  });
-  const api = new KubeApi(credentials);
-  const remote = parseGitUrl(config.gitUrl, config.provider, config.apiUrl);
-  const watch = new ClusterWatch({
-    ...parts,
-    api,
-    namespaces: config.namespace,
-    isOurs: (url) => sameRepository(remote, url),
-    ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
-    ...(options.settleMs !== undefined ? { settleMs: options.settleMs } : {}),
-  });
-  return Object.assign(watch, { api, close: () => api.close() });
 }
 
 /** The outbox's delivery runs: one while this replica delivers, none while it follows. */
