@@ -210,3 +210,17 @@ Deno.test("no provider read while calls to it are paused: the roll-up is queued 
   await t.intake.reconcile([v("k/a/two", B, "pending", "pending")]);
   assert.deepEqual(t.reads, [B]);
 });
+
+Deno.test("an object deleted while its commit is pending stops counting for it", async () => {
+  await using t = await setup();
+  await t.intake.reconcile([
+    v("k/a/one", A, "pending", "pending"),
+    v("k/a/gone", A, "pending", "pending"),
+  ]);
+  // k/a/gone is deleted; k/a/one finishes.
+  await t.intake.reconcile([v("k/a/one", A, "succeeded", "succeeded")]);
+  assert.deepEqual(await t.queued(), [
+    "aaaaaaa sync: succeeded, Applied at 1/1 objects",
+    "aaaaaaa workload: succeeded, Ready at 1/1 objects",
+  ]);
+});
