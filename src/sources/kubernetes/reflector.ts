@@ -104,9 +104,7 @@ export class Reflector {
     while (!signal.aborted) {
       try {
         if (resourceVersion === "") {
-          const listed = await api.list(resource, namespace, signal);
-          this.#replace(listed.items);
-          resourceVersion = listed.resourceVersion;
+          resourceVersion = await this.#list(signal);
           this.#synced = true;
           this.#problem = undefined;
           failures = 0;
@@ -173,9 +171,17 @@ export class Reflector {
     }
   }
 
-  #replace(items: KubeObject[]): void {
+  /**
+   * Lists every object, replaces the copy with them, and returns the list's resourceVersion. Its
+   * own frame: the answer as received (every field of every object) is garbage once it returns,
+   * where a local of `run`'s would stay alive while the watch that follows it waits.
+   */
+  async #list(signal: AbortSignal): Promise<string> {
+    const { api, resource, namespace } = this.#options;
+    const listed = await api.list(resource, namespace, signal);
     this.objects.clear();
-    for (const item of items) this.objects.set(keyOf(item), this.#transform(item));
+    for (const item of listed.items) this.objects.set(keyOf(item), this.#transform(item));
+    return listed.resourceVersion;
   }
 
   #transform(object: KubeObject): KubeObject {
