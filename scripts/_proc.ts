@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { RUNTIME_FLAGS } from "./compile.ts";
 
 /** A server subprocess. */
 export interface Server {
@@ -85,9 +86,13 @@ export interface DaemonServerOptions {
   extra?: string[];
 }
 
-/** Starts `cli.ts daemon` for acme/app on GitHub, on a free loopback port, logging warnings only. */
+/**
+ * Starts `cli.ts daemon` for acme/app on GitHub, on a free loopback port, logging warnings only,
+ * with the release's runtime flags.
+ */
 export function startDaemonServer(o: DaemonServerOptions): Promise<Server> {
   return startServer([
+    ...RUNTIME_FLAGS,
     ...o.permissions,
     "--quiet",
     o.cli,

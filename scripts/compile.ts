@@ -51,6 +51,20 @@ export const PERMISSIONS: readonly string[] = [
 ];
 
 /**
+ * The runtime flags of every daemon we ship or launch: the release binaries and the image bake them
+ * in (`deno compile` keeps runtime flags), `deno task start` passes them, the benchmark and the
+ * chaos runs measure with them. V8 without its optimizing compilers (TurboFan, Maglev: their code
+ * and their compilations cost the daemon ~6 MiB, and it is idle nearly always; Sparkplug and inline
+ * caches stay), and no V8 code cache (`deno run`'s cache is a shared SQLite file mapped into the
+ * process). Idle RSS with `--kubernetes` and 1,000 Flux objects: ~71 MiB without, ~62 with
+ * (ARCHITECTURE.md, "Decisions").
+ */
+export const RUNTIME_FLAGS: readonly string[] = [
+  "--v8-flags=--no-turbofan,--no-maglev",
+  "--no-code-cache",
+];
+
+/**
  * The image's permissions: reads only of the store volume (/data), mounted Secrets
  * (/var/run/secrets) and /tmp, writes only of /data and /tmp. Net is not narrowed: the provider's
  * host is only known at run time.
@@ -211,6 +225,7 @@ export function compileArgs(
 ): string[] {
   return [
     "compile",
+    ...RUNTIME_FLAGS,
     ...PERMISSIONS,
     "--no-check",
     ...lean,
@@ -230,6 +245,7 @@ export function imageCompileArgs(
 ): string[] {
   return [
     "compile",
+    ...RUNTIME_FLAGS,
     ...IMAGE_PERMISSIONS,
     "--no-check",
     ...lean,

@@ -5,16 +5,19 @@ import {
   imageCompileArgs,
   leanFlags,
   PERMISSIONS,
+  RUNTIME_FLAGS,
   runtimePackages,
   sbom,
   sha256sums,
   TARGETS,
 } from "../../scripts/compile.ts";
 
-Deno.test("compileArgs() builds one deno compile per target with explicit permissions", () => {
+Deno.test("compileArgs() builds one deno compile per target with the runtime flags and explicit permissions", () => {
   const all = TARGETS.map((t) => compileArgs(t, "dist", "1.2.3"));
   assert.deepEqual(all[0], [
     "compile",
+    "--v8-flags=--no-turbofan,--no-maglev",
+    "--no-code-cache",
     "--allow-net",
     "--allow-read",
     "--allow-write",
@@ -109,6 +112,7 @@ Deno.test("leanFlags() drops the node_modules folder and every type-only package
     "cli.ts",
   ]);
   for (const flag of flags) assert.ok(image.includes(flag), flag);
+  for (const flag of RUNTIME_FLAGS) assert.ok(image.includes(flag), flag);
 });
 
 Deno.test("sbom() lists flux-status and each npm package a binary embeds, by package URL", async () => {
