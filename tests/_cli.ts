@@ -1,12 +1,13 @@
 /**
  * Test helpers that run the real entry point, `deno run cli.ts`, as a subprocess (deployctl's
- * tests/utils.ts shape) and collect everything it prints. It runs with the permissions release
- * binaries bake in (scripts/compile.ts), so the suite proves they are enough.
+ * tests/utils.ts shape) and collect everything it prints. It runs with the permissions and the
+ * runtime flags release binaries bake in (scripts/compile.ts), so the suite proves they are enough
+ * and tests what ships.
  *
  * @module
  */
 
-import { PERMISSIONS } from "../scripts/compile.ts";
+import { PERMISSIONS, RUNTIME_FLAGS } from "../scripts/compile.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -25,7 +26,10 @@ export async function runCli(
   env: Record<string, string> = {},
   wrap?: readonly string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, cmdArgs] = command(["run", ...PERMISSIONS, "--quiet", CLI, ...args], wrap);
+  const [cmd, cmdArgs] = command(
+    ["run", ...RUNTIME_FLAGS, ...PERMISSIONS, "--quiet", CLI, ...args],
+    wrap,
+  );
   const out = await new Deno.Command(cmd, {
     args: cmdArgs,
     env: { NO_COLOR: "1", ...env },
@@ -69,6 +73,7 @@ export async function startDaemonProcess(
 ): Promise<DaemonProcess> {
   const [cmd, cmdArgs] = command([
     "run",
+    ...RUNTIME_FLAGS,
     ...permissions,
     "--quiet",
     CLI,
