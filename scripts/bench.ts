@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { PERMISSIONS } from "./compile.ts";
+import { PERMISSIONS, RUNTIME_FLAGS } from "./compile.ts";
 import { commitList, shaOf, syncEvent } from "../dev/fakes/fluxd_events.ts";
 import { FakeFluxd } from "../dev/fakes/fluxd.ts";
 import { startFakeGitHub } from "../dev/fakes/github.ts";
@@ -44,7 +44,7 @@ async function tempStore(): Promise<{ path: string } & AsyncDisposable> {
   };
 }
 
-/** The daemon, from source, under the release binaries' permissions. */
+/** The daemon, from source, under the release binaries' permissions and runtime flags. */
 function daemon(apiUrl: string, store: string, extra: string[] = []) {
   return startDaemonServer({ cli: CLI, apiUrl, store, permissions: PERMISSIONS, extra });
 }
@@ -278,6 +278,7 @@ let idleRss = 0;
   };
   const cli = [
     "run",
+    ...RUNTIME_FLAGS,
     ...PERMISSIONS,
     "--quiet",
     CLI,
@@ -598,9 +599,9 @@ Written by \`deno task bench${QUICK ? " --quick" : ""}\` on ${
   cpuModel ?? "unknown CPU"
 }), Deno ${Deno.version.deno}, ${ROUNDS} round${
   ROUNDS === 1 ? "" : "s"
-} per ratio (median). Every figure beside a baseline measured in the same run; the daemon runs
-from source (\`deno run\`) with the release binaries' permissions. See scripts/bench.ts for each
-row's method.
+} per ratio (median). Every figure beside a baseline measured in the same run; the daemon (and
+\`status\`) runs from source (\`deno run\`) with the release binaries' permissions and runtime
+flags (\`RUNTIME_FLAGS\` in scripts/compile.ts). See scripts/bench.ts for each row's method.
 
 ${table}
 `;

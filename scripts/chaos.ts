@@ -3,7 +3,7 @@
  * rerun, printed and written to RELIABILITY.md (full run only).
  *
  * 1. Crash chaos: fluxd and Flux v2 sync events flow into a daemon (from source, with the release
- *    binaries' permissions) while the fake GitLab flaps (503s, 429s with Retry-After: GitLab, as
+ *    binaries' permissions and runtime flags) while the fake GitLab flaps (503s, 429s with Retry-After: GitLab, as
  *    GitHub's one-write-a-second pacing would make the run last an hour); the daemon
  *    is killed with SIGKILL, an event in flight, at points taken by turns (at random; at a write
  *    to the store's WAL, inside a KV commit; when the provider applied a status but before its
@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { PERMISSIONS } from "./compile.ts";
+import { PERMISSIONS, RUNTIME_FLAGS } from "./compile.ts";
 import { procStat, sleep, startDaemonServer } from "./_proc.ts";
 import { createIntake } from "../src/intake/intake.ts";
 import { Flux2Intake } from "../src/intake/flux2_intake.ts";
@@ -615,6 +615,7 @@ const say = (line: string) => {
   const REPO = "https://gitlab.example.com/acme/app.git";
   const replica = (name: string) =>
     startServer([
+      ...RUNTIME_FLAGS,
       ...PERMISSIONS,
       "--quiet",
       CLI,
