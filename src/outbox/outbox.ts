@@ -31,6 +31,9 @@
  * - **A store from the past.** Entries an earlier run queued are checked against the provider
  *   before their first send, and not sent when the provider has a newer status
  *   (src/outbox/restore_check.ts).
+ * - **A cancellation never replaces a verdict.** Before a `canceled` status is sent, the provider
+ *   is read: when it already shows that status succeeded or failed (another replica saw the
+ *   verdict, or this one missed it during a gap), the cancellation is dropped.
  *
  * @module
  */
@@ -124,7 +127,10 @@ export interface OutboxOptions {
 export interface Settled {
   sha: string;
   action: Action;
-  /** `skipped`: identical to the last delivered, or superseded at the provider (`reason`). */
+  /**
+   * `skipped`: identical to the last delivered, superseded at the provider, or a cancellation of
+   * a commit the provider already has a verdict of (`reason`).
+   */
   outcome: "delivered" | "retry" | "dropped" | "skipped";
   /** For `retry`: the wait before the next attempt (the provider pause, for limits and tokens). */
   delayMs?: number;
@@ -136,7 +142,7 @@ export interface Settled {
    * For `dropped`: refused by the provider, or undelivered past `maxAgeMs`; for `skipped`:
    * `superseded` when the provider has a newer status (an entry loaded at start).
    */
-  reason?: "rejected" | "expired" | "superseded";
+  reason?: "rejected" | "expired" | "superseded" | "verdict";
   /** For `delivered`: how long the status waited from its acceptance to the provider's answer. */
   queuedMs?: number;
 }
@@ -439,7 +445,7 @@ export class Outbox {
       return;
     }
     if (!sent) {
-      let newer: ReadStatus | undefined;
+      let newer: ReadStatus | undefined, verdict: ReadStatus | undefined;
       const signal = AbortSignal.any([abortDelivery, pausing]);
       try {
         newer = await this.#restore.newerAtProvider({
@@ -450,7 +456,10 @@ export class Outbox {
           status: entry.status,
           versionstamp: (current as Deno.KvEntry<OutboxEntry>).versionstamp,
         }, signal);
-        if (!newer) await this.#notifier.setStatus(sha, entry.status, signal);
+        if (!newer && entry.status.state === "canceled") {
+          verdict = await this.#verdictAtProvider(sha, entry.status.name, signal);
+        }
+        if (!newer && !verdict) await this.#notifier.setStatus(sha, entry.status, signal);
       } catch (err) {
         // A 404 is this commit's only while the repository reads fine.
         const failure = err instanceof ProviderError
@@ -469,6 +478,15 @@ export class Outbox {
         );
         await this.#remove(current);
         this.#onSettled({ sha, action, outcome: "skipped", reason: "superseded" });
+        return;
+      }
+      if (verdict) {
+        log.warn(
+          "Skipped {status} {state} on {sha}: the provider has the verdict {verdict} from {updatedAt}, which a cancellation never replaces (reached by another replica, or before a gap in what this one saw)",
+          { ...props, verdict: verdict.state, updatedAt: verdict.updatedAt },
+        );
+        await this.#remove(current);
+        this.#onSettled({ sha, action, outcome: "skipped", reason: "verdict" });
         return;
       }
       this.#unrecorded.set(id, entry.status);
@@ -490,6 +508,21 @@ export class Outbox {
       outcome: "delivered",
       queuedMs: this.#clock.now() - entry.enqueuedAt,
     });
+  }
+
+  /**
+   * The provider's verdict (succeeded or failed) under `name` on `sha`, if it has one: read before
+   * a cancellation is sent (one read each; a commit is canceled at most once per status), as
+   * "canceled" says no verdict was reached and must not replace one.
+   */
+  async #verdictAtProvider(
+    sha: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<ReadStatus | undefined> {
+    const statuses = await this.#notifier.listStatuses(sha, statusPrefix(this.#instance), signal);
+    const there = statuses.find((s) => s.name === name);
+    return there?.state === "succeeded" || there?.state === "failed" ? there : undefined;
   }
 
   async #failed(current: Deno.KvEntry<OutboxEntry>, err: unknown): Promise<void> {

@@ -177,3 +177,35 @@ Deno.test("An entry the provider already shows word for word is not sent again (
   );
   assert.equal(gh.statusesOf(SHA).filter((s) => s.context === "flux-status/dev/sync").length, 1);
 });
+
+Deno.test("A cancellation is not sent over a verdict the provider already has (another replica saw it fail)", async () => {
+  await using gh = await startFakeGitHub();
+  await using dir = await tempDir();
+  const clock = new ManualClock(Date.now());
+  // The leader saw the commit fail; this replica missed it (down meanwhile) and, as its objects
+  // moved on, computes "Superseded" for both.
+  const leader = await deliver(`${dir.path}/leader.sqlite`, clock, gh, 2, [
+    change("sync", "failed"),
+    change("workload", "pending"),
+  ]);
+  assert.deepEqual(leader.settled.map((s) => s.outcome), ["delivered", "delivered"]);
+
+  const other = await deliver(`${dir.path}/kv.sqlite`, clock, gh, 2, [
+    change("sync", "canceled"),
+    change("workload", "canceled"),
+  ]);
+
+  // sync keeps its verdict; workload had none, and is canceled.
+  assert.deepEqual(
+    other.settled.map((s) => [s.action, s.outcome, s.reason]).sort(),
+    [["sync", "skipped", "verdict"], ["workload", "delivered", undefined]],
+  );
+  const newest = new Map(
+    gh.statusesOf(SHA).toSorted((a, b) => a.id - b.id).map((s) => [s.context, s.state]),
+  );
+  assert.deepEqual(Object.fromEntries(newest), {
+    "flux-status/dev/sync": "failure",
+    "flux-status/dev/workload": "error",
+  });
+  assert.deepEqual(gh.violations, []);
+});
