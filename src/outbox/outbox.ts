@@ -471,22 +471,33 @@ export class Outbox {
         await this.#failed(current as Deno.KvEntry<OutboxEntry>, failure);
         return;
       }
-      if (newer) {
+      const skip = newer
+        ? {
+          there: newer,
+          reason: "superseded" as const,
+          why:
+            "the same or written after it was queued (a takeover, a store restored from a backup, or delivered just before a crash)",
+        }
+        : verdict
+        ? {
+          there: verdict,
+          reason: "verdict" as const,
+          why:
+            "a verdict, which a cancellation never replaces (reached by another replica, or before a gap in what this one saw)",
+        }
+        : undefined;
+      if (skip) {
         log.warn(
-          "Skipped {status} {state} on {sha}: the provider has {newer} from {updatedAt}, the same or written after it was queued (a takeover, a store restored from a backup, or delivered just before a crash)",
-          { ...props, newer: newer.state, updatedAt: newer.updatedAt },
+          "Skipped {status} {state} on {sha}: the provider has {there} from {updatedAt}, {why}",
+          {
+            ...props,
+            there: skip.there.state,
+            updatedAt: skip.there.updatedAt,
+            why: skip.why,
+          },
         );
         await this.#remove(current);
-        this.#onSettled({ sha, action, outcome: "skipped", reason: "superseded" });
-        return;
-      }
-      if (verdict) {
-        log.warn(
-          "Skipped {status} {state} on {sha}: the provider has the verdict {verdict} from {updatedAt}, which a cancellation never replaces (reached by another replica, or before a gap in what this one saw)",
-          { ...props, verdict: verdict.state, updatedAt: verdict.updatedAt },
-        );
-        await this.#remove(current);
-        this.#onSettled({ sha, action, outcome: "skipped", reason: "verdict" });
+        this.#onSettled({ sha, action, outcome: "skipped", reason: skip.reason });
         return;
       }
       this.#unrecorded.set(id, entry.status);
