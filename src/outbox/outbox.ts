@@ -140,7 +140,8 @@ export interface Settled {
   kind?: FailureKind;
   /**
    * For `dropped`: refused by the provider, or undelivered past `maxAgeMs`; for `skipped`:
-   * `superseded` when the provider has a newer status (an entry loaded at start).
+   * `superseded` when the provider has a newer status (an entry loaded at start), `verdict` when
+   * a cancellation would replace a succeeded or failed status there.
    */
   reason?: "rejected" | "expired" | "superseded" | "verdict";
   /** For `delivered`: how long the status waited from its acceptance to the provider's answer. */
