@@ -56,17 +56,23 @@ Deno.test("a Kustomization running health checks: applied, workload pending", ()
   assert.deepEqual([v?.sha, v?.sync, v?.workload], [C1, "succeeded", "pending"]);
 });
 
-Deno.test("Kustomization failures at the new commit, each with its reason", () => {
-  const cases: [string, string, string, string][] = [
-    ["kustomization-apps-healthcheck-failed", "succeeded", "failed", "HealthCheckFailed"],
-    ["kustomization-apps-build-failed", "failed", "canceled", "BuildFailed"],
-    ["kustomization-apps-reconciliation-failed", "failed", "canceled", "ReconciliationFailed"],
-    ["kustomization-apps-dependency-not-ready", "pending", "pending", "DependencyNotReady"],
-  ];
+/** Each fixture, beside the GitRepository at C2, gets `[sync, workload, why]` at C2. */
+function assertAtBadCommit(
+  cases: [fixture: string, sync: string, workload: string, why: string][],
+) {
   for (const [name, sync, workload, why] of cases) {
     const [v] = judge("gitrepository-flux-system-ready-bad-commit", name);
     assert.deepEqual([v?.sha, v?.sync, v?.workload, v?.why], [C2, sync, workload, why], name);
   }
+}
+
+Deno.test("Kustomization failures at the new commit, each with its reason", () => {
+  assertAtBadCommit([
+    ["kustomization-apps-healthcheck-failed", "succeeded", "failed", "HealthCheckFailed"],
+    ["kustomization-apps-build-failed", "failed", "canceled", "BuildFailed"],
+    ["kustomization-apps-reconciliation-failed", "failed", "canceled", "ReconciliationFailed"],
+    ["kustomization-apps-dependency-not-ready", "pending", "pending", "DependencyNotReady"],
+  ]);
 });
 
 Deno.test("a Kustomization's history says what an earlier commit got", () => {
@@ -120,15 +126,11 @@ Deno.test("a HelmRelease's +sha12 chart version lands on the full SHA", () => {
 });
 
 Deno.test("HelmRelease failures: upgrade failed and rolled back, stalled, test failed", () => {
-  const cases: [string, string, string, string][] = [
+  assertAtBadCommit([
     ["helmrelease-webapp-upgrade-failed-rolled-back", "failed", "failed", "UpgradeFailed"],
     ["helmrelease-webapp-stalled", "failed", "failed", "UpgradeFailed"],
     ["helmrelease-checkout-test-failed", "succeeded", "failed", "TestFailed"],
-  ];
-  for (const [name, sync, workload, why] of cases) {
-    const [v] = judge("gitrepository-flux-system-ready-bad-commit", name);
-    assert.deepEqual([v?.sha, v?.sync, v?.workload, v?.why], [C2, sync, workload, why], name);
-  }
+  ]);
 });
 
 Deno.test("a short chart SHA nothing in the cluster knows is not guessed", () => {
